@@ -1,0 +1,1 @@
+"""The research database: models, engine, store, run log and migrations."""

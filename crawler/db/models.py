@@ -1,0 +1,201 @@
+"""SQLAlchemy models for the codebook (docs/schema.md documents every column)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crawler.db.types import BigId, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Community(Base):
+    """One watched community; exists from its first crawl on, status unknown until seen."""
+
+    __tablename__ = "communities"
+    __table_args__ = (
+        # The handle is compared case-insensitively (r/SFWdeepfakes == r/sfwdeepfakes).
+        Index("uq_communities_platform_kind_handle", "platform", "kind", func.lower("handle"),
+              unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    handle: Mapped[str] = mapped_column(String(512))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    nsfw: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Metric(Base):
+    """One observation of one metric; the same key again updates its value."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (
+        UniqueConstraint("community_id", "metric", "observed_at", "source",
+                         name="uq_metrics_observation"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float(53))
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+
+
+class StatusChange(Base):
+    """A row only when a community's status differs from the last one recorded."""
+
+    __tablename__ = "status_changes"
+    __table_args__ = (Index("ix_status_changes_community_observed", "community_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    old_status: Mapped[str | None] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+
+
+class Post(Base):
+    """One post; `author` is a keyed pseudonym, never the name."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_posts_platform_external_id"),
+        Index("ix_posts_community_created", "community_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    link_domain: Mapped[str | None] = mapped_column(String(255))
+    score: Mapped[int | None] = mapped_column(Integer)
+    num_comments: Mapped[int | None] = mapped_column(Integer)
+    nsfw: Mapped[bool | None] = mapped_column(Boolean)
+    flair: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="visible")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+
+
+class Tool(Base):
+    """A tool of the taxonomy in config/tools.yaml."""
+
+    __tablename__ = "tools"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+
+
+class Mention(Base):
+    """A tool named in a post (found before any text is dropped)."""
+
+    __tablename__ = "mentions"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    tool_id: Mapped[int] = mapped_column(ForeignKey("tools.id", ondelete="CASCADE"),
+                                         primary_key=True)
+
+
+class CrawlRun(Base):
+    """One crawl: when, why, how it ended, and what it cost."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    error_summary: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(32))
+    # Not in DESIGN.md's list: which process ran it, so a dead run can be recognised.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+
+
+class RunSource(Base):
+    """What one source did within one run."""
+
+    __tablename__ = "run_sources"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    rate_limited_seconds: Mapped[float] = mapped_column(Float(53), default=0.0)
+    error_summary: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceState(Base):
+    """Small per-source state a source keeps between crawls (cursors, ETags)."""
+
+    __tablename__ = "source_state"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunLock(Base):
+    """A named lock row so two crawls of one scope never overlap."""
+
+    __tablename__ = "run_locks"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(BigId)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,153 @@
+"""The one record vocabulary every source and spider yields.
+
+An API client and a spider are two ways of producing these records; nothing downstream
+knows which one produced a row. This module imports nothing of dfwatch's own.
+
+* `CommunityObservation`: what a community looked like at one moment: its status (or None
+  when this observation says nothing about status), descriptive fields, and metrics.
+* `MetricPoint`: one value of one metric at one time, for series that arrive as history
+  (Arctic Shift, daily post-count buckets) rather than as "now".
+* `Post`: one post. Sources fill the raw fields (author name, linked URL, text); the
+  enrichment step turns them into what may be stored (pseudonym, link domain, mentions,
+  policy applied) and sets `enriched`.
+
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, TypeAlias
+
+Platform = Literal["reddit", "x", "github", "discord", "telegram", "forum", "mastodon"]
+Kind = Literal["subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag"]
+Status = Literal[
+    "active",
+    "private",
+    "restricted",
+    "quarantined",
+    "banned",
+    "suspended",
+    "protected",
+    "not_found",
+    "archived",
+    "blocked",
+    "unknown",
+]
+PostState = Literal["visible", "removed", "deleted"]
+ContentPolicy = Literal["counts", "metadata", "full"]
+
+PLATFORMS: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "forum", "mastodon")
+KINDS: tuple[str, ...] = ("subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag")
+STATUSES: tuple[str, ...] = (
+    "active", "private", "restricted", "quarantined", "banned", "suspended",
+    "protected", "not_found", "archived", "blocked", "unknown",
+)
+POST_STATES: tuple[str, ...] = ("visible", "removed", "deleted")
+POLICIES: tuple[str, ...] = ("counts", "metadata", "full")
+
+# The metric vocabulary of the codebook (docs/schema.md). Sources may add platform-specific
+# names (following, listed, topics, active_users, accounts_per_day), documented there too.
+METRICS: tuple[str, ...] = (
+    "members", "online_members", "weekly_visitors", "weekly_contributions", "posts_total",
+    "stars", "forks", "watchers", "open_issues", "release_downloads", "posts_per_day",
+    "following", "listed", "topics", "active_users", "accounts_per_day",
+)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the only clock records use)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityKey:
+    """Identifies one watched community: unique on (platform, kind, handle.lower())."""
+
+    platform: str
+    kind: str
+    handle: str
+
+    @property
+    def norm(self) -> tuple[str, str, str]:
+        return (self.platform, self.kind, self.handle.lower())
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.kind}:{self.handle}"
+
+
+@dataclass(slots=True)
+class CommunityObservation:
+    """A community as seen at `observed_at` by `source` (e.g. reddit_api, github_api).
+
+    `status` None means "this observation says nothing about status". `metrics` holds only
+    values the platform supplied: a hidden value is absent, never 0.
+    """
+
+    key: CommunityKey
+    observed_at: datetime
+    source: str
+    status: str | None = None
+    status_reason: str | None = None
+    external_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+    nsfw: bool | None = None
+    created_at: datetime | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One observed value of one metric (history series, daily buckets)."""
+
+    key: CommunityKey
+    metric: str
+    value: float
+    observed_at: datetime
+    source: str
+
+
+@dataclass(slots=True)
+class Post:
+    """One post under a watched community.
+
+    Raw from a source: `author` is the platform's name or id, `link_url` the linked URL,
+    `title`/`body` the text. After `crawler.enrich` (`enriched=True`): `author` is the keyed
+    pseudonym (or None), `link_url` is None, `link_domain` set, `mentions` filled, and the
+    content policy applied. The store refuses posts that are not enriched.
+    """
+
+    key: CommunityKey
+    external_id: str
+    created_at: datetime | None = None
+    author: str | None = None
+    title: str | None = None
+    body: str | None = None
+    url: str | None = None  # the post's permalink
+    link_url: str | None = None  # what the post links to (raw; reduced to link_domain)
+    link_domain: str | None = None
+    score: int | None = None
+    num_comments: int | None = None
+    nsfw: bool | None = None
+    flair: str | None = None
+    state: str = "visible"
+    mentions: tuple[str, ...] = ()
+    enriched: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PostStateUpdate:
+    """A stored post found removed or deleted upstream (compliance sweep).
+
+    The store sets its state and erases title, body and author (and url) whatever the policy.
+    """
+
+    platform: str
+    external_id: str
+    state: str
+    observed_at: datetime
+
+
+Record: TypeAlias = CommunityObservation | MetricPoint | Post | PostStateUpdate

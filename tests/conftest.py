@@ -1,0 +1,126 @@
+"""Shared fixtures: databases (SQLite and the real PostgreSQL), config directories."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, text
+
+from crawler.config import Config, load_config
+from crawler.db.engine import make_engine, upgrade
+
+PG_URL = os.environ.get("DFWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> str | None:
+    """None when the PostgreSQL server answers, else the reason it does not."""
+    try:
+        eng = make_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}"
+
+
+_PG_REASON: list[str | None] = []
+
+
+def pg_skip_reason() -> str | None:
+    if not _PG_REASON:
+        _PG_REASON.append(_pg_available())
+    return _PG_REASON[0]
+
+
+def _pg_schema_url() -> tuple[str, str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    return schema, PG_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: SQLite in tmp_path, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dfwatch.db'}"
+        return
+    reason = pg_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    schema, base = _pg_schema_url()
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    # libpq's `options` puts every connection of this URL in the new schema.
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An upgraded engine on a fresh database (SQLite and PostgreSQL)."""
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'dfwatch.db'}")
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def write_config(
+    directory: Path,
+    watchlist: dict[str, Any] | None = None,
+    settings: str = "",
+    tools: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write a config directory; the default tools are the project's own taxonomy."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "settings.toml").write_text(settings)
+    (directory / "watchlist.yaml").write_text(yaml.safe_dump(watchlist or {}))
+    if tools is None:
+        src = Path(__file__).resolve().parent.parent / "config" / "tools.yaml"
+        (directory / "tools.yaml").write_text(src.read_text())
+    else:
+        (directory / "tools.yaml").write_text(yaml.safe_dump({"tools": tools}))
+    return directory
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Any:
+    """make_config(watchlist, settings='', env={...}) -> a loaded Config in tmp_path.
+
+    The database URL defaults to a SQLite file in tmp_path and the pseudonym key to a
+    fixed test key, so nothing touches the working directory.
+    """
+
+    def _make(
+        watchlist: dict[str, Any] | None = None,
+        settings: str = "",
+        env: dict[str, str] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        db_url: str | None = None,
+    ) -> Config:
+        d = write_config(tmp_path / f"config-{uuid.uuid4().hex[:6]}", watchlist, settings, tools)
+        full_env = {
+            "DFWATCH_DATABASE_URL": db_url or f"sqlite:///{tmp_path / 'dfwatch.db'}",
+            "DFWATCH_PSEUDONYM_KEY": "test-key-not-secret",
+            **(env or {}),
+        }
+        return load_config(d, env=full_env)
+
+    return _make
