@@ -1,0 +1,299 @@
+"""The `dfwatch` command: a thin face over the library.
+
+Library functions raise `DfwatchError`s; this module turns them into an exit code and one
+sentence on stderr. Exit codes: 0 ok, 4 partial, 1 failed, 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from crawler import __version__
+from crawler.config import SOURCE_NAMES, Config, load_config
+from crawler.errors import ConfigError, DfwatchError
+
+log = logging.getLogger("dfwatch.cli")
+
+app = typer.Typer(
+    help="dfwatch: watch the online communities around deepfake tools, for research.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config directory (default: $DFWATCH_CONFIG, else ./config).", show_default=False),
+]
+T = TypeVar("T")
+_state: dict[str, Any] = {"debug": False}
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"dfwatch: {message}", err=True)
+    return typer.Exit(code)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run a command body, mapping dfwatch errors to one sentence and an exit code."""
+    try:
+        return fn()
+    except DfwatchError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        log.debug("internal error", exc_info=True)
+        raise _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1) from None
+
+
+def _config(directory: Path | None) -> Config:
+    return load_config(directory)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log detail (-vv: libraries too).")] = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    from crawler.logs import setup_logging
+
+    if version:
+        typer.echo(f"dfwatch {__version__}")
+        raise typer.Exit(0)
+    _state["debug"] = debug
+    setup_logging(verbose)
+
+
+@app.command()
+def crawl(
+    only: Annotated[str | None, typer.Option("--only", help=f"Comma-separated sources ({', '.join(SOURCE_NAMES)}).")] = None,
+    config: ConfigOpt = None,
+    trigger: Annotated[str, typer.Option("--trigger", help="Recorded in crawl_runs.trigger: manual or schedule.")] = "manual",
+) -> None:
+    """One crawl of everything enabled. Exit 0 ok, 4 partial, 1 failed, 2 config error."""
+    if trigger not in ("manual", "schedule"):
+        raise _fail(f"--trigger must be manual or schedule, not {trigger!r}", 2)
+    names = [s.strip() for s in only.split(",") if s.strip()] if only else None
+
+    def body() -> int:
+        from crawler.progress import CrawlProgress
+        from crawler.run import run_crawl
+
+        cfg = _config(config)
+        with CrawlProgress() as progress:
+            result = run_crawl(cfg, only=names, trigger=trigger, on_source=progress.update)
+        progress.summary(result, cfg.database_url)
+        return result.exit_code
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def schedule(
+    config: ConfigOpt = None,
+    list_: Annotated[bool, typer.Option("--list", help="Show the jobs and their next run times, then exit.")] = False,
+) -> None:
+    """The long-running daily scheduler (APScheduler, UTC)."""
+
+    def body() -> int:
+        from crawler.config import config_dir
+        from crawler.schedule import list_jobs, run_scheduler
+
+        cfg = _config(config)
+        if list_:
+            for job in list_jobs(cfg):
+                nxt = job.next_run_time.isoformat() if job.next_run_time else "paused"
+                typer.echo(f"{job.id:<24} {job.cron:<16} next {nxt}  sources: {', '.join(job.sources)}")
+            return 0
+        return run_scheduler(cfg, config_dir=config_dir(config).resolve())
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option("--since", help="Window for status changes and trends: 30d, 12h, 2w.")] = "30d",
+    fmt: Annotated[str, typer.Option("--format", help="table, md, csv, json or html.")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")] = None,
+    platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Only watchlist entries with this tag.")] = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Only the N fastest growers (7 days).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Trend report: growth, status changes, tool mentions, link domains."""
+
+    def body() -> int:
+        from crawler.db.engine import make_engine
+        from crawler.report import build_report, parse_since, render
+
+        if fmt not in ("table", "md", "csv", "json", "html"):
+            raise ConfigError(f"--format must be table, md, csv, json or html, not {fmt!r}")
+        try:
+            window = parse_since(since)
+        except ValueError as exc:
+            raise ConfigError(str(exc), entry="--since") from None
+        cfg = _config(config)
+        handles = None
+        if tag:
+            handles = {t.key.norm for t in cfg.all_targets() if tag in t.tags}
+            if not handles:
+                raise ConfigError(f"no watchlist entry has the tag {tag!r}", entry="--tag")
+        engine = make_engine(cfg.database_url, read_only=True)
+        try:
+            data = build_report(engine, since=window, platform=platform, handles=handles, top=top)
+        finally:
+            engine.dispose()
+        text = render(data, fmt)
+        if out:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+            typer.echo(f"report written to {out}", err=True)
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One SQL statement; read-only (writes are refused).")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    config: ConfigOpt = None,
+) -> None:
+    """Run a read-only SQL query against the research database."""
+
+    def body() -> int:
+        from crawler.db.query import format_rows, run_query
+
+        if fmt not in ("table", "csv", "json"):
+            raise ConfigError(f"--format must be table, csv or json, not {fmt!r}")
+        cfg = _config(config)
+        columns, rows = run_query(cfg.database_url, sql)
+        format_rows(columns, rows, fmt, sys.stdout)
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl.")] = "csv",
+    out: Annotated[Path, typer.Option("--out", help="Directory for one file per table.")] = Path("data/export"),
+    config: ConfigOpt = None,
+) -> None:
+    """Export every table, streamed, one file per table."""
+
+    def body() -> int:
+        from crawler.db.export import export_tables
+
+        if fmt not in ("csv", "parquet", "jsonl"):
+            raise ConfigError(f"--format must be csv, parquet or jsonl, not {fmt!r}")
+        cfg = _config(config)
+        counts = export_tables(cfg.database_url, out, fmt)
+        for table, n in counts.items():
+            typer.echo(f"{table:<16} {n:>10} rows")
+        typer.echo(f"exported to {out}", err=True)
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def sources(config: ConfigOpt = None) -> None:
+    """What is configured, and which credentials are present (never their values)."""
+
+    def body() -> int:
+        from crawler.config import CREDENTIALS, OPTIONAL_CREDENTIALS
+        from crawler.sources.base import get_source
+
+        cfg = _config(config)
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("source", "targets", "credentials", "state")
+        for name in SOURCE_NAMES:
+            n = len(cfg.targets(name))
+            creds = [f"{v} {'set' if cfg.credential(v) else 'missing'}" for v in CREDENTIALS.get(name, ())]
+            creds += [f"{v} {'set' if cfg.credential(v) else 'unset (optional)'}" for v in OPTIONAL_CREDENTIALS.get(name, ())]
+            missing = cfg.missing_credentials(name)
+            if not n:
+                state = "nothing watched"
+            elif get_source(name) is None:
+                state = "not available"
+            elif missing:
+                state = f"skipped: set {' and '.join(missing)}"
+            else:
+                state = "enabled"
+            table.add_row(name, str(n), "\n".join(creds) or "none needed", state)
+        Console().print(table)
+        typer.echo(f"config: {cfg.directory}   database: {_redact(cfg.database_url)}")
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option("--days", min=1, max=365, help="Simulated days to crawl.")] = 30,
+    out: Annotated[Path, typer.Option("--out", help="Directory for the demo database and report.")] = Path("data/demo"),
+) -> None:
+    """The whole pipeline offline against simulated platforms; writes an HTML report."""
+
+    def body() -> int:
+        from crawler.sim.demo import run_demo
+
+        report_path = run_demo(days=days, out_dir=out)
+        typer.echo(f"demo report: {report_path}")
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Create or upgrade the schema (Alembic); `dfwatch crawl` does this first anyway."""
+
+    def body() -> int:
+        from crawler.db.engine import current_revision, make_engine, upgrade
+
+        cfg = _config(config)
+        engine = make_engine(cfg.database_url)
+        try:
+            upgrade(engine)
+            typer.echo(f"database {_redact(cfg.database_url)} at revision {current_revision(engine)}")
+        finally:
+            engine.dispose()
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for display."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - display only
+        return "<unparsable URL>"
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

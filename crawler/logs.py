@@ -1,0 +1,33 @@
+"""Logging set-up: rich on a terminal, plain timestamped lines otherwise (cron, systemd)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def setup_logging(verbose: int = 0, *, stream: object = None) -> None:
+    """Configure the root logger once; `verbose` 0 = INFO for dfwatch, 1+ = DEBUG."""
+    level = logging.DEBUG if verbose else logging.INFO
+    out = stream or sys.stderr
+    handler: logging.Handler
+    if getattr(out, "isatty", lambda: False)():
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=Console(file=out), show_path=False, markup=False)  # type: ignore[arg-type]
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(out)  # type: ignore[arg-type]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("dfwatch").setLevel(level)
+    logging.getLogger("crawler").setLevel(level)
+    logging.getLogger("spiders").setLevel(level)
+    # Libraries speak only when something is wrong, unless asked.
+    for noisy in ("scrapy", "twisted", "praw", "prawcore", "tweepy", "urllib3", "alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)

@@ -1,0 +1,61 @@
+"""What a person sees while `dfwatch crawl` works: rich on a terminal, log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from crawler.run import RunResult
+
+log = logging.getLogger("dfwatch.crawl")
+
+
+class CrawlProgress:
+    """Shows which source is running; prints one summary table at the end."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True)
+        self.tty = sys.stderr.isatty()
+        self._status: Status | None = None
+
+    def __enter__(self) -> CrawlProgress:
+        if self.tty:
+            self._status = self.console.status("starting the crawl…")
+            self._status.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._status:
+            self._status.stop()
+
+    def update(self, source: str, event: str) -> None:
+        if event == "start":
+            if self._status:
+                self._status.update(f"crawling [bold]{source}[/]…")
+            log.info("source=%s started", source)
+        elif self.tty:
+            self.console.print(f"  {source}: {event}")
+
+    def summary(self, result: RunResult, database_url: str) -> None:
+        table = Table("source", "status", "requests", "items", "errors", "retries", "waited", title=f"run {result.run_id}: {result.status}")
+        for name, outcome in result.sources.items():
+            s = outcome.stats
+            table.add_row(
+                name,
+                outcome.status if not outcome.skipped_reason else f"skipped ({outcome.skipped_reason})",
+                str(s.requests), str(s.items), str(s.errors), str(s.retries), f"{s.rate_limited_seconds:.0f}s",
+            )
+        if not result.sources:
+            self.console.print("nothing to crawl: the watchlist is empty for the chosen sources")
+        else:
+            self.console.print(table)
+        for name, outcome in result.sources.items():
+            if outcome.stats.error_summary:
+                self.console.print(f"[yellow]{name}[/]: {outcome.stats.error_summary}", highlight=False)

@@ -1,0 +1,250 @@
+"""One crawl: plan, fetch, enrich, store, and the run log around it.
+
+`run_crawl` is what `dfwatch crawl` and the scheduler's child processes execute. It upgrades
+the schema, takes the run lock (one scope per source, so disjoint per-source schedules can
+run side by side), makes sure every watched community has its row, then runs each enabled
+source, passing every record through the enrichment step into the store in batches. Each
+source gets its own `run_sources` row; the run's status is ok, partial or failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from crawler import __version__
+from crawler.config import SOURCE_NAMES, Config
+from crawler.db import runlog
+from crawler.db.engine import make_engine, upgrade
+from crawler.db.store import Store
+from crawler.enrich import Enricher
+from crawler.errors import ConfigError, DfwatchError, SourceError
+from crawler.records import Record, utcnow
+from crawler.sources.base import Source, SourceContext, SourceStats, get_source
+
+log = logging.getLogger("dfwatch.run")
+
+EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 4
+
+
+@dataclass
+class SourceOutcome:
+    """How one source ended in a run."""
+
+    status: str  # ok, partial, failed, skipped
+    stats: SourceStats = field(default_factory=SourceStats)
+    skipped_reason: str | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: str  # ok, partial, failed
+    sources: dict[str, SourceOutcome] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": EXIT_OK, "partial": EXIT_PARTIAL}.get(self.status, EXIT_FAILED)
+
+
+class _Sink:
+    """Enriches records and writes them to the store in batches of `batch_size`."""
+
+    def __init__(self, store: Store, enricher: Enricher, run_id: int, batch_size: int) -> None:
+        self.store, self.enricher, self.run_id = store, enricher, run_id
+        self.batch_size = batch_size
+        self.buffer: list[Record] = []
+        self.written = 0
+
+    def __call__(self, record: Record) -> None:
+        self.buffer.append(self.enricher(record))
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            batch, self.buffer = self.buffer, []
+            self.store.write(batch, self.run_id)
+            self.written += len(batch)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def resolve_sources(only: Sequence[str] | None) -> list[str]:
+    """Validate `--only` names against the known sources; keep DESIGN.md's order."""
+    if not only:
+        return list(SOURCE_NAMES)
+    unknown = [s for s in only if s not in SOURCE_NAMES]
+    if unknown:
+        raise ConfigError(
+            f"unknown source {', '.join(unknown)} (known: {', '.join(SOURCE_NAMES)})", entry="--only"
+        )
+    return [s for s in SOURCE_NAMES if s in only]
+
+
+def plan(config: Config, names: Sequence[str]) -> tuple[list[tuple[str, Source]], dict[str, SourceOutcome]]:
+    """Which sources run, and why the others are skipped (no targets, no credentials)."""
+    runnable: list[tuple[str, Source]] = []
+    skipped: dict[str, SourceOutcome] = {}
+    for name in names:
+        source = get_source(name)
+        if not config.targets(name):
+            continue  # nothing watched: not part of this run at all
+        if source is None:
+            skipped[name] = SourceOutcome("skipped", skipped_reason="not available in this installation")
+            continue
+        missing = source.missing_env(config)
+        if missing:
+            skipped[name] = SourceOutcome("skipped", skipped_reason=f"set {' and '.join(missing)} to enable it")
+            continue
+        runnable.append((name, source))
+    return runnable, skipped
+
+
+def run_crawl(
+    config: Config,
+    only: Sequence[str] | None = None,
+    trigger: str = "manual",
+    sleep: Callable[[float], None] = time.sleep,
+    on_source: Callable[[str, str], None] | None = None,
+) -> RunResult:
+    """Run one crawl of every enabled source (or `only` those); see the module docstring.
+
+    `on_source(name, event)` is called with "start", "ok", "partial", "failed" or
+    "skipped: <reason>", for progress display.
+    """
+    names = resolve_sources(only)
+    engine = make_engine(config.database_url)
+    try:
+        upgrade(engine)
+        host, pid = socket.gethostname(), os.getpid()
+        aborted = runlog.abort_stale_runs(engine, host=host, is_alive=_pid_alive)
+        if aborted:
+            log.warning("marked %d run(s) left running by a dead process as aborted", aborted)
+        runnable, skipped = plan(config, names)
+        scopes = [f"source:{n}" for n, _ in runnable] or ["source:none"]
+        lock = runlog.RunLock(
+            engine,
+            scopes,
+            holder=f"{host}:{pid}",
+            wait_seconds=config.settings.crawler.lock_wait_seconds,
+            stale_seconds=config.settings.crawler.lock_stale_seconds,
+        )
+        run_id = runlog.start_run(engine, trigger=trigger, version=__version__, pid=pid, host=host)
+        try:
+            lock.acquire(run_id)
+        except DfwatchError as exc:
+            runlog.finish_run(engine, run_id, "failed", error_summary=str(exc))
+            raise
+        try:
+            return _run(config, engine, run_id, runnable, skipped, lock, sleep, on_source)
+        finally:
+            lock.release()
+    finally:
+        engine.dispose()
+
+
+def _run(
+    config: Config,
+    engine: Engine,
+    run_id: int,
+    runnable: list[tuple[str, Source]],
+    skipped: dict[str, SourceOutcome],
+    lock: runlog.RunLock,
+    sleep: Callable[[float], None],
+    on_source: Callable[[str, str], None] | None,
+) -> RunResult:
+    result = RunResult(run_id, "running")
+    notify = on_source or (lambda _n, _e: None)
+    store = Store(engine, batch_size=config.settings.crawler.batch_size)
+    store.ensure_communities([t.key for t in config.all_targets()], utcnow())
+    store.sync_tools(config.tools)
+    enricher = Enricher(config)
+    sink = _Sink(store, enricher, run_id, config.settings.crawler.batch_size)
+
+    for name, outcome in skipped.items():
+        log.warning("source=%s skipped: %s", name, outcome.skipped_reason)
+        notify(name, f"skipped: {outcome.skipped_reason}")
+        runlog.start_source(engine, run_id, name)
+        runlog.finish_source(engine, run_id, name, "skipped", outcome.stats, outcome.skipped_reason)
+        result.sources[name] = outcome
+
+    # Sources of one group (the Scrapy spiders) run together; the others one by one.
+    groups: dict[str, list[tuple[str, Source]]] = {}
+    order: list[str] = []
+    for name, source in runnable:
+        gname = source.group or name
+        if gname not in groups:
+            order.append(gname)
+        groups.setdefault(gname, []).append((name, source))
+
+    for gname in order:
+        members = groups[gname]
+        contexts = []
+        for name, source in members:
+            runlog.start_source(engine, run_id, name)
+            notify(name, "start")
+            contexts.append((source, SourceContext(name, config, store, run_id, sink, sleep=sleep)))
+        error: str | None = None
+        try:
+            type(members[0][1]).crawl_group(contexts)
+        except SourceError as exc:
+            error = str(exc)
+        except Exception as exc:  # a bug in one source must not lose the other sources' rows
+            log.exception("source group %s crashed", gname)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            sink.flush()
+        except DfwatchError as exc:
+            error = error or f"storing failed: {exc}"
+        for _source, ctx in contexts:
+            status = _source_status(ctx.stats, error)
+            summary = ctx.stats.error_summary
+            if error:
+                summary = f"{error}; {summary}" if summary else error
+            runlog.finish_source(engine, run_id, ctx.name, status, ctx.stats, summary)
+            result.sources[ctx.name] = SourceOutcome(status, ctx.stats)
+            notify(ctx.name, status)
+            log.info(
+                "source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
+                ctx.name, status, ctx.stats.requests, ctx.stats.items, ctx.stats.errors,
+                ctx.stats.retries, ctx.stats.rate_limited_seconds,
+            )
+        lock.heartbeat()
+
+    result.status = _run_status(result.sources)
+    failed = [f"{n}: {o.status}" for n, o in result.sources.items() if o.status in ("failed", "partial")]
+    runlog.finish_run(engine, run_id, result.status, error_summary="; ".join(failed) or None)
+    return result
+
+
+def _source_status(stats: SourceStats, error: str | None) -> str:
+    if error:
+        return "failed" if stats.items == 0 else "partial"
+    return "partial" if stats.errors else "ok"
+
+
+def _run_status(sources: dict[str, SourceOutcome]) -> str:
+    ran = [o.status for o in sources.values() if o.status != "skipped"]
+    if not ran:
+        return "ok"
+    if all(s == "ok" for s in ran):
+        return "ok"
+    if all(s == "failed" for s in ran):
+        return "failed"
+    return "partial"
+
