@@ -16,8 +16,10 @@ All datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
 Platform = Literal["reddit", "x", "github", "discord", "telegram", "forum", "mastodon"]
@@ -56,9 +58,22 @@ METRICS: tuple[str, ...] = (
 )
 
 
+_CLOCK_START = time.monotonic()
+
+
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (the only clock records use)."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware UTC: the one clock every record and cursor uses.
+
+    `DFWATCH_NOW` (ISO 8601) starts the clock at that time instead, moving on from there; the
+    simulation (`dfwatch demo`) uses it to crawl simulated days. Production never sets it.
+    """
+    start = os.environ.get("DFWATCH_NOW")
+    if not start:
+        return datetime.now(UTC)
+    base = datetime.fromisoformat(start)
+    if base.tzinfo is None:
+        base = base.replace(tzinfo=UTC)
+    return base.astimezone(UTC) + timedelta(seconds=time.monotonic() - _CLOCK_START)
 
 
 @dataclass(frozen=True, slots=True)
