@@ -61,17 +61,22 @@ def _config(directory: Path | None) -> Config:
     return load_config(directory)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"dfwatch {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _main(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log detail (-vv: libraries too).")] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     from crawler.logs import setup_logging
 
-    if version:
-        typer.echo(f"dfwatch {__version__}")
-        raise typer.Exit(0)
     _state["debug"] = debug
     setup_logging(verbose)
 

@@ -15,6 +15,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +61,8 @@ TELEGRAM_CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 MASTODON_TAG_RE = re.compile(r"^[^\W][\w]{0,99}$", re.UNICODE)
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d+)?$")
 CRON_FIELDS = 5
+CRON_FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
+CRON_FIELD_ARGS = ("minute", "hour", "day", "month", "day_of_week")  # APScheduler's names
 
 
 class _Strict(BaseModel):
@@ -85,7 +88,7 @@ class ScheduleSettings(_Strict):
     timeout_minutes: float = Field(180, gt=0, description="a crawl still running after this is killed and recorded as failed")
     misfire_grace_hours: float = Field(12, gt=0, description="a run missed while the scheduler was down still runs if it is at most this late")
     shutdown_grace_seconds: float = Field(300, ge=0, description="on SIGTERM, how long a running crawl may finish")
-    sources: dict[str, str] = Field(default_factory=dict, description="per-source cron overrides, e.g. arctic_shift = '0 4 * * 1'")
+    sources: dict[str, str] = Field(default_factory=dict, description="per-source cron overrides, e.g. arctic_shift = '0 4 * * mon'")
     report_path: str | None = Field(None, description="write the report here after each scheduled crawl")
     report_format: Literal["table", "md", "csv", "json", "html"] = "html"
 
@@ -349,12 +352,13 @@ class Config:
                 seen.setdefault(t.key.norm, t)
         return list(seen.values())
 
+    @cached_property
+    def _targets_by_key(self) -> dict[tuple[str, str, str], WatchTarget]:
+        return {t.key.norm: t for t in self.all_targets()}
+
     def target_for(self, key: CommunityKey) -> WatchTarget | None:
         """The watchlist entry of a community, if it is watched."""
-        for t in self.all_targets():
-            if t.key.norm == key.norm:
-                return t
-        return None
+        return self._targets_by_key.get(key.norm)
 
     def policy_for(self, key: CommunityKey, *, nsfw: bool | None = None) -> str:
         """Content policy for a community; `nsfw` is what the platform says of it, if known.
@@ -374,14 +378,30 @@ class Config:
 
 
 def validate_cron(expr: str) -> str:
-    """A five-field cron expression APScheduler accepts (minute hour day month weekday)."""
+    """A five-field crontab expression (minute hour day month weekday, UTC) the scheduler accepts.
+
+    Weekdays are crontab's (0 and 7 = Sunday, or sun-sat): crawler.schedule.cron translates
+    them, because APScheduler 3 alone counts from Monday = 0.
+    """
     fields = expr.split()
     if len(fields) != CRON_FIELDS:
         raise ValueError(f"cron {expr!r} needs 5 fields (minute hour day month weekday), has {len(fields)}")
     from apscheduler.triggers.cron import CronTrigger
 
+    from crawler.schedule.cron import crontab_trigger, crontab_weekdays
+
+    # Check field by field first, so the message can say which field is wrong.
+    for label, arg, value in zip(CRON_FIELD_NAMES, CRON_FIELD_ARGS, fields, strict=True):
+        try:
+            if arg == "day_of_week":
+                crontab_weekdays(value)
+            else:
+                CronTrigger(timezone="UTC", **{arg: value})
+        except ValueError as exc:
+            reason = re.sub(r"^Error validating expression '[^']*': ", "", str(exc))
+            raise ValueError(f"cron {expr!r}: {label} field {value!r}: {reason}") from None
     try:
-        CronTrigger.from_crontab(expr, timezone="UTC")
+        crontab_trigger(expr)
     except ValueError as exc:
         raise ValueError(f"cron {expr!r}: {exc}") from None
     return expr
@@ -413,25 +433,66 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _raise_validation(path: Path, exc: ValidationError, data: Any = None) -> None:
+# What a mapping of each model should look like, for "expected a mapping" messages.
+_SHAPES: dict[str, str] = {
+    "Entry": "a name, or a mapping with name and optional content, nsfw, tags",
+    "ForumEntry": "a mapping with url and engine (phpbb or discourse)",
+    "MastodonTag": "a mapping with instance and tag",
+}
+_POLICY_FIELDS = frozenset({"content", "default_policy", "nsfw_policy"})
+_TYPE_WORDS: dict[str, str] = {
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number",
+    "string_type": "a string", "tuple_type": "a list", "list_type": "a list",
+    "dict_type": "a mapping",
+}
+
+
+def _validation_message(err: Mapping[str, Any], loc: tuple[int | str, ...]) -> str:
+    """One plain sentence for a pydantic error: what is wrong and what was given."""
+    kind, given = err["type"], err.get("input")
+    field_name = loc[-1] if loc else None
+    if kind == "extra_forbidden":
+        return f"unknown key {field_name!r}" if loc else "unknown key"
+    if kind == "missing":
+        return f"missing required key {field_name!r}"
+    if kind == "literal_error":
+        allowed = err.get("ctx", {}).get("expected", "").replace("'", "")
+        if field_name in _POLICY_FIELDS:
+            return f"unknown content policy {given!r} (known: {allowed.replace(' or ', ', ')})"
+        return f"{given!r} is not allowed (expected {allowed})"
+    if kind == "model_type":
+        cls = err.get("ctx", {}).get("class_name", "")
+        return f"expected {_SHAPES.get(cls, 'a mapping')}, got {given!r}"
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, "):]
+    if kind in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[kind]}, got {given!r}"
+    return f"{msg[0].lower()}{msg[1:]}, got {given!r}" if msg else f"invalid value {given!r}"
+
+
+def _raise_validation(path: Path, exc: ValidationError) -> None:
+    """Turn the first pydantic error into a ConfigError naming file, entry and problem."""
     err = exc.errors()[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("str", "Entry", "function-after[_cron(), str]")))
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = f"unknown key {loc[-1]!r}" if loc else "unknown key"
-        if len(loc) == 1 and path.name == WATCHLIST_FILE:
-            msg = f"unknown platform {loc[-1]!r} (known: {', '.join(Watchlist.model_fields)})"
-    elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    elif err["type"] == "literal_error":
-        msg = f"{err.get('input')!r}: {msg}"
+    # Drop pydantic's internal location parts (union branches, validator wrappers).
+    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not (
+        p in ("str", "Entry") or p.startswith(("function-", "literal[", "nullable["))))
+    msg = _validation_message(err, loc)
+    if err["type"] == "extra_forbidden" and len(loc) == 1 and path.name == WATCHLIST_FILE:
+        msg = f"unknown platform {loc[-1]!r} (known: {', '.join(Watchlist.model_fields)})"
     raise ConfigError(msg, file=str(path), entry=_loc(loc) or None) from None
 
 
 def _normalise_entries(section: Any) -> Any:
-    """A bare string entry means {name: string}."""
+    """A bare string entry means {name: string}; a bare number (YAML reads `- 1234` as an
+    integer) is a name too."""
     if isinstance(section, list):
-        return [{"name": e} if isinstance(e, str) else e for e in section]
+        return [
+            {"name": str(e)} if isinstance(e, str | int) and not isinstance(e, bool) else e
+            for e in section
+        ]
     return section
 
 
@@ -445,26 +506,42 @@ _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
 }
 
 
+def _section_model(platform: str) -> type[BaseModel]:
+    annotation = Watchlist.model_fields[platform].annotation
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else BaseModel
+
+
 def _check_watchlist(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for platform, section in raw.items():
+        if platform not in Watchlist.model_fields:
+            raise ConfigError(f"unknown platform {platform!r} (known: {', '.join(Watchlist.model_fields)})", file=str(path), entry=str(platform))
+        if section is None:  # a platform whose entries are all commented out
+            continue
         if platform == "forums":
             out[platform] = section
             continue
         if not isinstance(section, dict):
-            if platform not in Watchlist.model_fields:
-                raise ConfigError(f"unknown platform {platform!r} (known: {', '.join(Watchlist.model_fields)})", file=str(path), entry=str(platform))
-            raise ConfigError("expected a mapping of lists", file=str(path), entry=str(platform))
+            kinds = ", ".join(_section_model(platform).model_fields)
+            raise ConfigError(f"expected a mapping of lists ({kinds}), got {section!r}", file=str(path), entry=str(platform))
         sec: dict[str, Any] = {}
         for key, entries in section.items():
             if entries is None:
                 entries = []
             if not isinstance(entries, list):
-                raise ConfigError("expected a list", file=str(path), entry=f"{platform}.{key}")
+                raise ConfigError(f"expected a list, got {entries!r}", file=str(path), entry=f"{platform}.{key}")
             entries = _normalise_entries(entries) if platform != "mastodon" else entries
             rule = _NAME_RULES.get((platform, key))
+            seen: dict[str, int] = {}
             for i, e in enumerate(entries):
                 name = e.get("name") if isinstance(e, dict) else None
+                if platform == "mastodon" and isinstance(e, dict):
+                    name = f"{str(e.get('tag', '')).lstrip('#')}@{e.get('instance')}"
+                if isinstance(name, str):
+                    if name.lower() in seen:
+                        raise ConfigError(f"{name!r} is listed twice (also at {platform}.{key}[{seen[name.lower()]}])",
+                                          file=str(path), entry=f"{platform}.{key}[{i}]")
+                    seen[name.lower()] = i
                 if rule and isinstance(name, str) and not rule[0].match(name):
                     raise ConfigError(f"{name!r} is not a valid name: {rule[1]}", file=str(path), entry=f"{platform}.{key}[{i}]")
                 if platform == "x" and key == "queries" and isinstance(name, str) and not name.strip():
@@ -528,19 +605,25 @@ def load_config(directory: str | Path | None = None, env: Mapping[str, str] | No
     if not isinstance(raw_tools, list):
         raise ConfigError("expected a list of tools (name, aliases, category, repository)", file=str(tpath))
     tools: list[Tool] = []
-    names: set[str] = set()
+    names: dict[str, str] = {}  # lower-cased name or alias -> the tool it names
     for i, t in enumerate(raw_tools):
         try:
             tool = Tool.model_validate(t)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = _loc((f"tools[{i}]", *err["loc"])) if err["loc"] else f"tools[{i}]"
-            msg = f"unknown key {err['loc'][-1]!r}" if err["type"] == "extra_forbidden" else err["msg"]
+            if err["type"] == "model_type":
+                msg = f"expected a mapping with name and optional aliases, category, repository, got {err.get('input')!r}"
+            else:
+                msg = _validation_message(err, tuple(err["loc"]))
             raise ConfigError(msg, file=str(tpath), entry=loc) from None
-        for n in (tool.name, *tool.aliases):
-            if n.lower() in names:
-                raise ConfigError(f"{n!r} names two tools", file=str(tpath), entry=f"tools[{i}]")
-            names.add(n.lower())
+        for n in dict.fromkeys((tool.name, *tool.aliases)):
+            other = names.get(n.lower())
+            if other is not None:
+                what = "itself" if other == tool.name else f"the tool {other!r}"
+                raise ConfigError(f"{n!r} already names {what}; a name or alias may name one tool only",
+                                  file=str(tpath), entry=f"tools[{i}]")
+            names[n.lower()] = tool.name
         tools.append(tool)
 
     return Config(directory=d, settings=settings, watchlist=watchlist, tools=tuple(tools), env=env)

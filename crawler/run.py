@@ -128,6 +128,8 @@ def run_crawl(
     "skipped: <reason>", for progress display.
     """
     names = resolve_sources(only)
+    # The pseudonym key is checked before anything is written or requested.
+    enricher = Enricher(config)
     engine = make_engine(config.database_url)
     try:
         upgrade(engine)
@@ -151,7 +153,7 @@ def run_crawl(
             runlog.finish_run(engine, run_id, "failed", error_summary=str(exc))
             raise
         try:
-            return _run(config, engine, run_id, runnable, skipped, lock, sleep, on_source)
+            return _run(config, engine, enricher, run_id, runnable, skipped, lock, sleep, on_source)
         finally:
             lock.release()
     finally:
@@ -161,6 +163,7 @@ def run_crawl(
 def _run(
     config: Config,
     engine: Engine,
+    enricher: Enricher,
     run_id: int,
     runnable: list[tuple[str, Source]],
     skipped: dict[str, SourceOutcome],
@@ -173,7 +176,6 @@ def _run(
     store = Store(engine, batch_size=config.settings.crawler.batch_size)
     store.ensure_communities([t.key for t in config.all_targets()], utcnow())
     store.sync_tools(config.tools)
-    enricher = Enricher(config)
     sink = _Sink(store, enricher, run_id, config.settings.crawler.batch_size)
 
     for name, outcome in skipped.items():

@@ -110,5 +110,6 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
 def test_commands_are_documented(command: str) -> None:
     readme = (ROOT / "README.md").read_text()
     assert re.search(rf"`dfwatch {command}\b", readme), f"README does not document `dfwatch {command}`"
-    names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    names = {c.name or (c.callback.__name__ if c.callback else None) for c in app.registered_commands}
+    names |= {g.name for g in app.registered_groups}
     assert command.split()[0] in names
