@@ -1,0 +1,258 @@
+"""Pure parsers for X API v2 answers: JSON in, records out.
+
+Kept apart from `crawler.sources.x` (which fetches) so every shape the platform sends can be
+tested without a server. Shapes follow the X API v2 documentation and the recordings in
+`../shared/fixtures/recorded/x`:
+
+* `/2/users/by` answers 200 with `data` (found users) and an `errors` list for the others:
+  suspended users as `{"title": "Forbidden", "detail": "User has been suspended: [name].",
+  "value": "name", ...}`, unknown ones as `{"title": "Not Found Error", "detail": "Could not
+  find user with usernames: [name].", ...}`. Both carry the resource-not-found type.
+* `/2/tweets/counts/recent` answers `data: [{start, end, tweet_count}]`; the first bucket
+  starts wherever the window starts (mid-day), the last ends now.
+* `/2/tweets/search/recent` answers `data` (newest first) and `meta.next_token`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from crawler.records import CommunityKey, CommunityObservation, MetricPoint, Post
+
+SOURCE = "x_api"
+PROFILE_URL = "https://x.com/{username}"
+STATUS_URL = "https://x.com/i/web/status/{id}"
+
+# public_metrics field -> our metric name (docs/schema.md).
+USER_METRICS: dict[str, str] = {
+    "followers_count": "members",
+    "tweet_count": "posts_total",
+    "following_count": "following",
+    "listed_count": "listed",
+}
+
+
+def parse_time(value: Any) -> datetime | None:
+    """X's ISO 8601 timestamps ("2021-09-13T19:18:24.000Z") as aware UTC, else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def user_status_from_error(error: Mapping[str, Any]) -> str | None:
+    """The community status an entry of the `errors` list proves, or None if it proves none.
+
+    X gives suspended and unknown users the same resource-not-found `type`; only the title
+    and the detail text tell them apart.
+    """
+    detail = str(error.get("detail") or "").lower()
+    title = str(error.get("title") or "").lower()
+    if "suspended" in detail:
+        return "suspended"
+    if title == "not found error" or "could not find" in detail:
+        return "not_found"
+    return None
+
+
+def _error_handle(error: Mapping[str, Any]) -> str | None:
+    for field in ("value", "resource_id"):
+        v = error.get(field)
+        if isinstance(v, str) and v:
+            return v
+    return None
+
+
+@dataclass(frozen=True)
+class UsersResult:
+    """What one `/2/users/by` answer says: observations, plus what it could not explain."""
+
+    observations: list[CommunityObservation]
+    unexplained: list[tuple[str, str]]  # (handle, detail) of errors that prove no status
+    missing: list[str]  # requested handles the answer does not mention at all
+
+
+def user_observation(key: CommunityKey, user: Mapping[str, Any], observed_at: datetime) -> CommunityObservation:
+    """One found user: status active or protected, and its public metrics."""
+    metrics: dict[str, float] = {}
+    public = user.get("public_metrics")
+    if isinstance(public, Mapping):
+        for field, metric in USER_METRICS.items():
+            v = public.get(field)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                metrics[metric] = float(v)
+    username = user.get("username") or key.handle
+    return CommunityObservation(
+        key=key,
+        observed_at=observed_at,
+        source=SOURCE,
+        status="protected" if user.get("protected") is True else "active",
+        external_id=str(user["id"]) if user.get("id") is not None else None,
+        title=user.get("name") if isinstance(user.get("name"), str) else None,
+        url=PROFILE_URL.format(username=username),
+        created_at=parse_time(user.get("created_at")),
+        metrics=metrics,
+    )
+
+
+def parse_users(body: Mapping[str, Any], keys: Sequence[CommunityKey], observed_at: datetime) -> UsersResult:
+    """Turn one `/2/users/by` answer into observations of the requested account `keys`.
+
+    Matching is case-insensitive (X handles are); the watchlist's spelling is kept.
+    """
+    by_handle = {k.handle.lower(): k for k in keys}
+    seen: set[str] = set()
+    observations: list[CommunityObservation] = []
+    unexplained: list[tuple[str, str]] = []
+    for user in body.get("data") or ():
+        if not isinstance(user, Mapping):
+            continue
+        handle = str(user.get("username") or "").lower()
+        key = by_handle.get(handle)
+        if key is None or handle in seen:
+            continue
+        seen.add(handle)
+        observations.append(user_observation(key, user, observed_at))
+    for error in body.get("errors") or ():
+        if not isinstance(error, Mapping):
+            continue
+        name = _error_handle(error)
+        key = by_handle.get(name.lower()) if name else None
+        if key is None or key.handle.lower() in seen:
+            continue
+        status = user_status_from_error(error)
+        detail = str(error.get("detail") or error.get("title") or error.get("message") or "error")
+        if status is None:
+            unexplained.append((key.handle, detail))
+            continue
+        seen.add(key.handle.lower())
+        observations.append(CommunityObservation(
+            key=key, observed_at=observed_at, source=SOURCE, status=status, status_reason=detail,
+        ))
+    mentioned = seen | {h.lower() for h, _d in unexplained}
+    missing = [k.handle for k in keys if k.handle.lower() not in mentioned]
+    return UsersResult(observations, unexplained, missing)
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def is_day_start(dt: datetime) -> bool:
+    return (dt.hour, dt.minute, dt.second, dt.microsecond) == (0, 0, 0, 0)
+
+
+def parse_counts(body: Mapping[str, Any], key: CommunityKey) -> list[MetricPoint]:
+    """Daily buckets of `/2/tweets/counts/recent` as `posts_per_day`, observed at their start.
+
+    A bucket that does not start at midnight UTC covers part of a day only (the window's
+    first bucket) and is dropped: stored, it would read as a quiet day. The last bucket (today,
+    still filling) is kept; crawling again updates the same (day, metric) row.
+    """
+    points: list[MetricPoint] = []
+    for bucket in body.get("data") or ():
+        if not isinstance(bucket, Mapping):
+            continue
+        start = parse_time(bucket.get("start"))
+        count = bucket.get("tweet_count")
+        if start is None or not isinstance(count, int) or isinstance(count, bool):
+            continue
+        if not is_day_start(start):
+            continue
+        points.append(MetricPoint(key=key, metric="posts_per_day", value=float(count),
+                                  observed_at=start, source=SOURCE))
+    return points
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _link_url(tweet: Mapping[str, Any]) -> str | None:
+    """The first URL the post links to; attached media (entities with a media_key) are not links."""
+    entities = tweet.get("entities")
+    if not isinstance(entities, Mapping):
+        return None
+    for url in entities.get("urls") or ():
+        if not isinstance(url, Mapping) or url.get("media_key"):
+            continue
+        target = url.get("unwound_url") or url.get("expanded_url") or url.get("url")
+        if isinstance(target, str) and target:
+            return target
+    return None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def tweet_post(key: CommunityKey, tweet: Mapping[str, Any]) -> Post | None:
+    """One search result as a raw Post under the query's community (None without an id).
+
+    The text goes to `body` (a tweet has no title), so the default `metadata` policy keeps
+    only its tool mentions; `author` is the author id, pseudonymised by the enricher.
+    """
+    tid = tweet.get("id")
+    if not isinstance(tid, str | int) or not str(tid).isdigit():
+        return None
+    raw_metrics = tweet.get("public_metrics")
+    metrics: Mapping[str, Any] = raw_metrics if isinstance(raw_metrics, Mapping) else {}
+    sensitive = tweet.get("possibly_sensitive")
+    author = tweet.get("author_id")
+    return Post(
+        key=key,
+        external_id=str(tid),
+        created_at=parse_time(tweet.get("created_at")),
+        author=str(author) if author is not None else None,
+        body=tweet.get("text") if isinstance(tweet.get("text"), str) else None,
+        url=STATUS_URL.format(id=tid),
+        link_url=_link_url(tweet),
+        score=_int(metrics.get("like_count")),
+        num_comments=_int(metrics.get("reply_count")),
+        nsfw=sensitive if isinstance(sensitive, bool) else None,
+    )
+
+
+def parse_search(body: Mapping[str, Any], key: CommunityKey) -> list[Post]:
+    """The posts of one `/2/tweets/search/recent` page."""
+    posts = (tweet_post(key, t) for t in body.get("data") or () if isinstance(t, Mapping))
+    return [p for p in posts if p is not None]
+
+
+def next_token(body: Mapping[str, Any]) -> str | None:
+    meta = body.get("meta")
+    token = meta.get("next_token") if isinstance(meta, Mapping) else None
+    return token if isinstance(token, str) and token else None
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def problem_message(status: int, body: Any, reason: str = "") -> str:
+    """The platform's own words for a refused request, e.g. a 403 for a plan without access.
+
+    X answers v2 problems as `{"title", "detail", "type", "reason"}`; older paths as
+    `{"errors": [{"message", "code"}]}`. Falls back to the HTTP status line.
+    """
+    parts: list[str] = [f"HTTP {status}" + (f" {reason}" if reason else "")]
+    why = ""
+    if isinstance(body, Mapping):
+        title, detail = body.get("title"), body.get("detail")
+        if isinstance(title, str) and title and title != reason:
+            parts.append(title)
+        if isinstance(detail, str) and detail and detail != title:
+            parts.append(detail)
+        errors: Iterable[Any] = body.get("errors") or ()
+        for e in errors:
+            if isinstance(e, Mapping) and isinstance(e.get("message"), str):
+                parts.append(e["message"])
+        if isinstance(body.get("reason"), str):
+            why = f" (reason: {body['reason']})"
+    return ": ".join(parts) + why
