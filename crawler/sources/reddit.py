@@ -1,0 +1,339 @@
+"""Reddit through praw: subreddit status and growth in batches, new posts, deletions.
+
+Request plan of one crawl (application-only OAuth, read-only):
+
+1. one token grant;
+2. `/api/info/?sr_name=a,b,...`: 100 subreddits a request (metrics, title, nsfw, status);
+3. `/r/NAME/about` only for names missing from that answer (banned, private, quarantined,
+   unknown: the error body names the cause);
+4. `/r/a+b+.../new?limit=100`: 100 readable subreddits a listing, paged with `after` back
+   to what the previous complete listing of the group saw (else to the newest stored posts),
+   never past the lookback window; so a quiet day costs one page per 100 subreddits;
+5. the compliance sweep: `/api/info/?id=t3_...`, 100 stored posts a request, so posts
+   removed or deleted upstream lose their text here too (Reddit's terms require it).
+
+The client (counting, pacing, retries) is in `reddit_client`, the parsers in
+`reddit_parse`; this module decides what to ask for and in which order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Generator, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+import prawcore
+
+from crawler import __version__
+from crawler.errors import AccessDenied
+from crawler.records import CommunityKey, CommunityObservation, PostStateUpdate, Record, utcnow
+from crawler.sources.base import Source, SourceContext, register
+from crawler.sources.reddit_client import BATCH_FAILURES, RedditApi, build_client, describe, error_body
+from crawler.sources.reddit_parse import (
+    SOURCE_API,
+    MalformedAnswer,
+    ThingList,
+    chunks,
+    members_from_posts,
+    not_found_from_redirect,
+    parse_listing,
+    parse_post,
+    parse_subreddit,
+    post_state,
+    status_from_error,
+)
+
+BATCH = 100  # names per /api/info and per combined listing; ids per /api/info (Reddit's cap)
+PAGE = 100  # posts per listing page (Reddit's cap)
+LISTABLE = ("active", "restricted", "archived")  # statuses whose /new an app-only token can read
+# Posts can surface in /new a little after their created time (spam filter, approvals):
+# a listing pages this far behind the previous complete listing of the same group.
+LISTING_MARGIN = timedelta(hours=1)
+
+Cursor: TypeAlias = tuple[str, datetime | None]  # the store's newest post: (external_id, created_at)
+
+
+# --------------------------------------------------------------------------- the source
+
+
+@register
+class RedditSource(Source):
+    """Subreddits: status and metrics in batches, new posts incrementally, deletions honoured."""
+
+    name = "reddit"
+    required_env = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET")
+
+    def crawl(self, ctx: SourceContext) -> Iterator[Record]:
+        targets = {t.key.handle.lower(): t.key for t in ctx.targets}
+        if not targets:
+            return
+        crawl = _Crawl(ctx, RedditApi(ctx, build_client(ctx)), targets, utcnow())
+        yield from crawl.metadata()
+        yield from crawl.resolve_missing()
+        seen = yield from crawl.new_posts()
+        yield from crawl.compliance_sweep(skip=seen)
+        ctx.log.info("source=reddit version=%s statuses=%s", __version__, crawl.status_counts())
+
+
+class _Crawl:
+    """The state of one crawl: what each subreddit looked like and which batches failed."""
+
+    def __init__(self, ctx: SourceContext, api: RedditApi, keys: dict[str, CommunityKey], now: datetime) -> None:
+        self.ctx, self.api, self.keys, self.now = ctx, api, keys, now
+        self.found: dict[str, Mapping[str, Any]] = {}  # lower name -> t5 data
+        self.status: dict[str, str | None] = {}
+        self.unresolved: set[str] = set()  # names whose metadata batch failed
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for s in self.status.values():
+            counts[s or "unknown"] = counts.get(s or "unknown", 0) + 1
+        return counts
+
+    # -- metadata ---------------------------------------------------------------------
+    def metadata(self) -> Iterator[Record]:
+        """All watched subreddits through /api/info/?sr_name=, 100 names a request."""
+        batches = chunks(sorted(self.keys), BATCH)
+        for i, names in enumerate(batches, 1):
+            target = f"api/info sr_name batch {i}/{len(batches)} ({names[0]}..{names[-1]})"
+            try:
+                things = parse_listing(self.api.get("/api/info/", {"sr_name": ",".join(names)}, target), "t5")
+            except BATCH_FAILURES as exc:
+                self._fail(target, exc)
+                self.unresolved.update(names)
+                continue
+            for data in things.children:
+                yield from self._observe(data)
+
+    def _observe(self, data: Mapping[str, Any]) -> Iterator[Record]:
+        name = data.get("display_name")
+        key = self.keys.get(name.lower()) if isinstance(name, str) else None
+        if key is None:
+            return
+        obs = parse_subreddit(data, key, self.now)
+        self.found[key.handle.lower()] = data
+        self.status[key.handle.lower()] = obs.status
+        yield obs
+
+    def resolve_missing(self) -> Iterator[Record]:
+        """One /about per name the batch answer left out: its error body says why."""
+        missing = [n for n in sorted(self.keys) if n not in self.found and n not in self.unresolved]
+        for name in missing:
+            key = self.keys[name]
+            target = f"r/{key.handle}"
+            try:
+                payload = self.api.get(f"/r/{key.handle}/about/", {}, target)
+            except (prawcore.NotFound, prawcore.Forbidden) as exc:
+                status, reason = status_from_error(exc.response.status_code, error_body(exc))
+                yield self._status(key, status, reason)
+                continue
+            except prawcore.Redirect as exc:
+                yield self._status(key, *not_found_from_redirect(exc.path))
+                continue
+            except BATCH_FAILURES as exc:
+                self._fail(target, exc)
+                continue
+            if isinstance(payload, Mapping) and payload.get("kind") == "t5" and isinstance(payload.get("data"), Mapping):
+                yield from self._observe(payload["data"])
+            else:
+                self._fail(target, MalformedAnswer(f"/about answered {type(payload).__name__}"))
+
+    def _status(self, key: CommunityKey, status: str, reason: str) -> CommunityObservation:
+        self.status[key.handle.lower()] = status
+        self.ctx.log.info("source=reddit target=r/%s status=%s reason=%r", key.handle, status, reason)
+        return CommunityObservation(key=key, observed_at=self.now, source=SOURCE_API, status=status,
+                                    status_reason=reason)
+
+    # -- new posts --------------------------------------------------------------------
+    def new_posts(self) -> Generator[Record, None, set[str]]:
+        """Combined /new listings of the readable subreddits; returns the post ids seen."""
+        listable = [n for n in sorted(self.found) if self.status.get(n) in LISTABLE]
+        seen: set[str] = set()
+        for group in chunks(listable, BATCH):
+            seen |= yield from self._listing(group)
+        return seen
+
+    def _listing(self, group: list[str]) -> Generator[Record, None, set[str]]:
+        """One combined listing, paged back to the stored cursors; split in two on 403/404.
+
+        Reddit refuses a whole combined listing when one of its subreddits turned private or
+        banned since the metadata request; halving isolates it in at most 2·log2(100) calls.
+        """
+        handles = [self.keys[n].handle for n in group]
+        target = "r/" + "+".join(handles) if len(handles) <= 3 else f"r/{handles[0]}+…({len(handles)} subreddits)"
+        lookback = self.now - timedelta(days=self.ctx.config.settings.reddit.lookback_days)
+        cursors = {n: _cursor(self.ctx.store.newest_post(self.keys[n])) for n in group}
+        floor = self._floor(group, cursors, lookback)
+        by_sub: dict[str, list[Mapping[str, Any]]] = {n: [] for n in group}
+        seen: set[str] = set()
+        after: str | None = None
+        complete = False
+        max_pages = self.ctx.config.settings.reddit.max_pages
+        for page in range(1, max_pages + 1):
+            params: dict[str, str | int] = {"limit": PAGE}
+            if after:
+                params["after"] = after
+            try:
+                things = parse_listing(self.api.get(f"/r/{'+'.join(handles)}/new", params, target), "t3")
+            except (prawcore.NotFound, prawcore.Forbidden) as exc:
+                if page == 1:
+                    return (yield from self._split(group, exc))
+                self._fail(target, exc)
+                break
+            except BATCH_FAILURES as exc:
+                self._fail(target, exc)
+                break
+            for data in things.children:
+                name = data.get("subreddit")
+                if isinstance(name, str) and name.lower() in by_sub:
+                    by_sub[name.lower()].append(data)
+            if self._reached(things, floor):
+                complete = True
+                break
+            after = things.after
+        else:
+            self.ctx.log.info("source=reddit target=%s stopped at max_pages=%d", target, max_pages)
+
+        newest: dict[str, str | None] = {n: (c[0] if c else None) for n, c in cursors.items()}
+        newest_at: dict[str, datetime | None] = {n: (c[1] if c else None) for n, c in cursors.items()}
+        for name in group:
+            key = self.keys[name]
+            members = members_from_posts(by_sub[name], key, self.now)
+            if members:
+                yield members
+            nsfw = (self.found.get(name) or {}).get("over18")
+            for raw in by_sub[name]:
+                post = parse_post(raw, key, subreddit_nsfw=nsfw if isinstance(nsfw, bool) else None)
+                if post and _is_new(post.external_id, post.created_at, cursors[name], lookback):
+                    seen.add(post.external_id)
+                    current = newest_at[name]
+                    if post.created_at and (current is None or post.created_at > current):
+                        newest[name], newest_at[name] = post.external_id, post.created_at
+                    yield post
+        if complete:
+            self._write_state(group, newest)
+        return seen
+
+    def _floor(self, group: list[str], cursors: dict[str, Cursor | None], lookback: datetime) -> datetime:
+        """How far back this group's listing must page: never past the lookback window.
+
+        If the last crawl listed this very group completely and its posts were stored (the
+        newest post ids it recorded are still the store's newest), everything older than
+        that crawl (less a margin) is known: a quiet day costs one page. Otherwise the
+        oldest of the stored cursors bounds the group.
+        """
+        listed_at = ListingState.read(self.ctx.store.get_state("reddit", ListingState.key(group)), cursors)
+        if listed_at is not None:
+            return max(listed_at - LISTING_MARGIN, lookback)
+        return max(lookback, min((c[1] if c and c[1] else lookback) for c in cursors.values()))
+
+    def _write_state(self, group: list[str], newest: dict[str, str | None]) -> None:
+        self.ctx.store.set_state("reddit", ListingState.key(group), ListingState.dump(self.now, newest))
+
+    @staticmethod
+    def _reached(things: ThingList, floor: datetime) -> bool:
+        """True when this page is the last one needed: no more pages, or the floor reached."""
+        if not things.children or things.after is None:
+            return True
+        created = [p.get("created_utc") for p in things.children]
+        oldest = min((c for c in created if isinstance(c, int | float)), default=None)
+        return oldest is not None and oldest <= floor.timestamp()
+
+    def _split(self, group: list[str], exc: prawcore.ResponseException) -> Generator[Record, None, set[str]]:
+        if len(group) == 1:
+            key = self.keys[group[0]]
+            body = error_body(exc)
+            if isinstance(body, Mapping) and body.get("reason"):
+                yield self._status(key, *status_from_error(exc.response.status_code, body))
+            else:
+                self._fail(f"r/{key.handle}", exc)
+            return set()
+        half = len(group) // 2
+        seen = yield from self._listing(group[:half])
+        seen |= yield from self._listing(group[half:])
+        return seen
+
+    # -- deletions --------------------------------------------------------------------
+    def compliance_sweep(self, skip: set[str]) -> Iterator[Record]:
+        """Re-check stored posts younger than compliance_days through /api/info/?id=."""
+        since = self.now - timedelta(days=self.ctx.config.settings.reddit.compliance_days)
+        ids = [i for i in self.ctx.store.post_ids_since("reddit", since) if i not in skip]
+        batches = chunks(ids, BATCH)
+        for i, batch in enumerate(batches, 1):
+            target = f"api/info id batch {i}/{len(batches)}"
+            fullnames = ",".join(f"t3_{pid}" for pid in batch)
+            try:
+                things = parse_listing(self.api.get("/api/info/", {"id": fullnames}, target), "t3")
+            except BATCH_FAILURES as exc:
+                self._fail(target, exc)
+                continue
+            for data in things.children:
+                state = post_state(data)
+                pid = data.get("id")
+                if state != "visible" and isinstance(pid, str):
+                    yield PostStateUpdate("reddit", pid, state, self.now)
+
+    def _fail(self, target: str, exc: BaseException) -> None:
+        if isinstance(exc, AccessDenied):
+            raise exc
+        self.ctx.fail_target(target, describe(exc))
+
+
+class ListingState:
+    """What the last complete listing of a group of subreddits knew, kept in source_state.
+
+    `{"listed_at": ISO time, "newest": {name: newest post id or null}}`, under a key made
+    from the group's names. It counts only if the store still agrees on every newest id:
+    if that crawl's posts never reached the store (the process died before the write),
+    the state is ignored and the stored cursors bound the listing instead.
+    """
+
+    @staticmethod
+    def key(group: list[str]) -> str:
+        return "listing:" + hashlib.sha256(",".join(sorted(group)).encode()).hexdigest()[:20]
+
+    @staticmethod
+    def dump(listed_at: datetime, newest: Mapping[str, str | None]) -> str:
+        return json.dumps({"listed_at": listed_at.isoformat(), "newest": dict(sorted(newest.items()))})
+
+    @staticmethod
+    def read(value: str | None, cursors: Mapping[str, Cursor | None]) -> datetime | None:
+        """The time of the last complete listing, if the state is there and still true."""
+        if not value:
+            return None
+        try:
+            doc = json.loads(value)
+            listed_at = datetime.fromisoformat(doc["listed_at"])
+            newest = doc["newest"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(newest, dict) or set(newest) != set(cursors):
+            return None
+        if any(newest[n] != (c[0] if c else None) for n, c in cursors.items()):
+            return None
+        return listed_at if listed_at.tzinfo else listed_at.replace(tzinfo=UTC)
+
+
+def _cursor(row: Cursor | None) -> Cursor | None:
+    """The store's (external_id, created_at), with a naive time (SQLite) read as UTC."""
+    if row is None:
+        return None
+    post_id, created = row
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return post_id, created
+
+
+def _is_new(post_id: str, created: datetime | None, cursor: Cursor | None,
+            lookback: datetime) -> bool:
+    """Newer than the newest stored post of its subreddit (or, on a first crawl, the lookback)."""
+    if cursor is None or cursor[1] is None:
+        since = lookback
+        if created is None:
+            return cursor is None or post_id != cursor[0]
+        return created >= since and (cursor is None or post_id != cursor[0])
+    if created is None:
+        return post_id != cursor[0]
+    return created > cursor[1] or (created == cursor[1] and post_id != cursor[0])
