@@ -1,0 +1,64 @@
+"""Small helpers shared by the parsers: counts as platforms print them, epoch times."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+_SUFFIX = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+_COUNT_RE = re.compile(r"^(\d+(?:[.,]\d+)?)\s*([kmb])$", re.IGNORECASE)
+# Spaces Telegram and phpBB put between thousands: ASCII, no-break and thin spaces.
+_GROUP_SEPARATORS = " \u00a0\u202f\u2009,'"
+
+
+def parse_count(text: str | None) -> int | None:
+    """'12 345', '12,345', '12.3K', '1.2M', '987' → an integer; None when unreadable.
+
+    A decimal point only means a fraction before a K/M/B suffix; without a suffix '.' and
+    ',' are thousands separators ('1.234' in German locales is 1234).
+    """
+    if text is None:
+        return None
+    t = text.strip()
+    if not t:
+        return None
+    m = _COUNT_RE.match(t.replace(" ", ""))
+    if m:
+        number = float(m.group(1).replace(",", "."))
+        return round(number * _SUFFIX[m.group(2).lower()])
+    digits = t
+    for sep in _GROUP_SEPARATORS + ".":
+        digits = digits.replace(sep, "")
+    return int(digits) if digits.isdigit() else None
+
+
+def epoch_to_utc(value: Any) -> datetime | None:
+    """Epoch seconds (int, float or numeric string) → aware UTC datetime, else None."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def iso_to_utc(value: Any) -> datetime | None:
+    """ISO 8601 ('2012-02-25T12:53:47Z', '+00:00' offsets) → aware UTC datetime, else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def as_number(value: Any) -> float | None:
+    """A JSON number or numeric string → float; booleans, None and junk → None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

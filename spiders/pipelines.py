@@ -1,0 +1,33 @@
+"""The one item pipeline: hand each record to the run through the spider's SourceContext.
+
+Spiders never write to the store; the run enriches and stores what `ctx.emit` receives,
+exactly as for the API sources.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import DropItem
+
+from crawler.records import CommunityObservation, MetricPoint, Post, PostStateUpdate
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+RECORD_TYPES = (CommunityObservation, MetricPoint, Post, PostStateUpdate)
+
+
+class EmitPipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> EmitPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, RECORD_TYPES):
+            raise DropItem(f"not a dfwatch record: {type(item).__name__}")
+        self.crawler.spider.ctx.emit(item)  # type: ignore[union-attr]
+        return item

@@ -1,0 +1,421 @@
+"""Each spider end to end: Scrapy (CrawlerRunner on pytest-twisted's asyncio reactor)
+against the local fake platforms, records enriched and stored through the real Store,
+assertions on the stored rows and on what the fake server saw."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from scrapy.crawler import CrawlerRunner
+from sqlalchemy import Engine, text
+
+from crawler.config import Config, WatchTarget
+from crawler.db.store import Store
+from crawler.enrich import Enricher
+from crawler.records import Record
+from crawler.sources.base import SourceContext, get_source
+from spiders.runner import schedule, settle
+from spiders.settings import scrapy_settings
+from tests.fakes.web import (
+    Answer,
+    FakeGithub,
+    FakeWeb,
+    arctic_shift_subreddit,
+    discord_expired,
+    discord_invite,
+    discourse_forum,
+    fixture,
+    mastodon_tag,
+    phpbb_forum,
+    robots,
+    telegram_channel,
+    telegram_no_preview,
+)
+
+# No pacing in tests: the fake answers at once and AutoThrottle would only add seconds.
+FAST = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "WARNING"}
+LIMITS = "[rate_limits]\nmax_retries = 2\nbackoff_seconds = 0\nmax_wait_seconds = 30\n"
+
+
+@pytest.fixture
+def web() -> Iterator[FakeWeb]:
+    with FakeWeb() as fake:
+        yield fake
+
+
+class _Ctx(SourceContext):
+    """A SourceContext whose targets can be given directly (Mastodon on a plain-http fake)."""
+
+    override: list[WatchTarget] | None = None
+
+    @property
+    def targets(self) -> list[WatchTarget]:
+        return self.override if self.override is not None else super().targets
+
+
+class Harness:
+    """Runs spiders like the run does: records enriched, then written to the store."""
+
+    def __init__(self, config: Config, engine: Engine) -> None:
+        self.config = config
+        self.engine = engine
+        self.store = Store(engine)
+        self.store.ensure_communities([t.key for t in config.all_targets()], _now())
+        self.store.sync_tools(config.tools)
+        self.enricher = Enricher(config)
+        self.records: list[Record] = []
+
+    def sink(self, record: Record) -> None:
+        self.records.append(record)
+        self.store.write([self.enricher(record)], None)
+
+    def context(self, name: str, targets: list[WatchTarget] | None = None) -> _Ctx:
+        ctx = _Ctx(name, self.config, self.store, None, self.sink)
+        ctx.override = targets
+        return ctx
+
+    async def crawl(self, *contexts: SourceContext) -> None:
+        runner = CrawlerRunner(scrapy_settings(self.config, FAST))
+        members = [(get_source(c.name), c) for c in contexts]
+        watches = schedule(runner, members)  # type: ignore[arg-type]
+        await runner.join()
+        settle(watches)
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(text(sql), params))
+
+    def metrics(self, handle: str) -> dict[str, float]:
+        rows = self.rows(
+            "select m.metric, m.value from metrics m join communities c on c.id = m.community_id "
+            "where lower(c.handle) = lower(:h) order by m.observed_at", h=handle,
+        )
+        return {metric: value for metric, value in rows}
+
+    def community(self, handle: str) -> Any:
+        return self.rows("select * from communities where lower(handle) = lower(:h)", h=handle)[0]
+
+
+def _now() -> Any:
+    from crawler.records import utcnow
+
+    return utcnow()
+
+
+# --------------------------------------------------------------------------- GitHub
+
+
+@pytest_twisted.ensureDeferred
+async def test_github_repositories_store_metrics_and_statuses(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+    gh = FakeGithub(web)
+    gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[10, 20], [5]])
+    gh.repo("old/tool", archived=True, releases=[[]])
+    gh.blocked("dmca/tool")
+    gh.missing("gone/tool")
+    config = make_config(
+        {"github": {"repos": ["iperov/DeepFaceLab", "old/tool", "dmca/tool", "gone/tool"]}},
+        LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url, "GITHUB_TOKEN": "ghp_test"},
+    )
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("github")
+    await h.crawl(ctx)
+
+    assert h.metrics("iperov/DeepFaceLab") == {
+        "stars": 45000, "forks": 1793, "watchers": 111, "open_issues": 357, "release_downloads": 35,
+    }
+    assert h.community("iperov/DeepFaceLab").status == "active"
+    assert h.metrics("old/tool")["release_downloads"] == 0  # known: no releases
+    assert h.community("old/tool").status == "archived"
+    blocked = h.community("dmca/tool")
+    assert blocked.status == "blocked"
+    assert blocked.status_reason.startswith("HTTP 451 dmca: Repository access blocked")
+    change = h.rows("select new_status, reason from status_changes s join communities c on c.id = s.community_id "
+                    "where c.handle = 'dmca/tool'")
+    assert change == [("blocked", blocked.status_reason)]
+    assert h.community("gone/tool").status == "not_found"
+    assert h.metrics("gone/tool") == {}
+    # The token goes in the Authorization header of every API request.
+    assert {hit.headers.get("authorization") for hit in web.hits} == {"Bearer ghp_test"}
+    assert ctx.stats.requests == len(web.hits) == 7  # 1+2 pages, 1+1, 1, 1
+    assert ctx.stats.errors == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_renamed_repository_redirect_is_followed(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+    gh = FakeGithub(web)
+    gh.repo("newowner/tool", stars=10, releases=[[4]])
+    # GitHub answers a renamed repository with 301 to its new location.
+    web.add("/repos/oldowner/tool", Answer(301, {"message": "Moved Permanently"},
+                                           {"Location": f"{web.url}/repos/newowner/tool"}))
+    web.add("/repos/oldowner/tool/releases", Answer(301, b"", {"Location": f"{web.url}/repos/newowner/tool/releases?per_page=100"}))
+    config = make_config({"github": {"repos": ["oldowner/tool"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url})
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("github")
+    await h.crawl(ctx)
+
+    assert h.metrics("oldowner/tool")["stars"] == 10
+    assert h.metrics("oldowner/tool")["release_downloads"] == 4
+    assert h.community("oldowner/tool").url == "https://github.com/newowner/tool"
+    assert ctx.stats.requests == 4 and ctx.stats.errors == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_unchanged_repository_costs_no_quota_and_continues_the_series(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
+    gh = FakeGithub(web)
+    gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[7]])
+    config = make_config({"github": {"repos": ["iperov/DeepFaceLab"]}}, LIMITS,
+                         env={"DFWATCH_ENDPOINT_GITHUB": web.url})
+    h = Harness(config, sqlite_engine)
+    await h.crawl(h.context("github"))
+    spent = gh.quota_used
+    await h.crawl(h.context("github"))
+
+    assert spent == 2
+    assert gh.quota_used == spent  # both answers were 304 Not Modified
+    second_run = web.hits[2:]
+    assert [hit.headers.get("if-none-match") for hit in second_run] == ['"v1"', '"rel1-v1"']
+    rows = h.rows("select metric, value from metrics where metric in ('stars', 'release_downloads') order by metric, observed_at")
+    assert rows == [("release_downloads", 7), ("release_downloads", 7), ("stars", 45000), ("stars", 45000)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_rate_limit_longer_than_max_wait_fails_the_target_without_waiting(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
+    import time
+
+    web.add("/repos/a/b", Answer(403, {"message": "API rate limit exceeded"},
+                                 {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)}))
+    config = make_config({"github": {"repos": ["a/b"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url})
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("github")
+    await h.crawl(ctx)
+
+    assert len(web.hits_for("/repos/a/b")) == 1
+    assert ctx.stats.rate_limited_seconds == 0
+    assert ctx.stats.failures and "more than max_wait_seconds" in ctx.stats.failures[0]
+    assert h.community("a/b").status == "unknown"
+
+
+# --------------------------------------------------------------------------- Discord
+
+
+@pytest_twisted.ensureDeferred
+async def test_retry_after_is_honoured_and_counted(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+    body = fixture("discord_invite.json")
+    web.add("/api/v9/invites/slowone?with_counts=true",
+            Answer(429, {"message": "You are being rate limited.", "retry_after": 1.0, "global": False},
+                   {"Retry-After": "1"}),
+            Answer(200, body))
+    config = make_config({"discord": {"invites": ["slowone"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url})
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("discord")
+    await h.crawl(ctx)
+
+    first, second = web.hits_for("/api/v9/invites/slowone?with_counts=true")
+    assert second.at - first.at >= 1.0  # no sooner than the header said
+    assert (ctx.stats.requests, ctx.stats.retries, ctx.stats.rate_limited_seconds) == (2, 1, 1.0)
+    assert h.metrics("slowone") == {"members": 12873, "online_members": 1409}
+
+
+@pytest_twisted.ensureDeferred
+async def test_expired_invite_is_not_found_and_live_invite_is_counted(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
+    discord_invite(web, "alive", members=500)
+    discord_expired(web, "expired")
+    config = make_config({"discord": {"invites": ["alive", "expired"]}}, LIMITS,
+                         env={"DFWATCH_ENDPOINT_DISCORD": web.url})
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("discord")
+    await h.crawl(ctx)
+
+    alive = h.community("alive")
+    assert (alive.status, alive.title, alive.external_id) == ("active", "Face Swap Lab", "197038439483310086")
+    assert h.metrics("alive") == {"members": 500, "online_members": 1409}
+    expired = h.community("expired")
+    assert (expired.status, expired.status_reason) == ("not_found", "Unknown Invite (code 10006)")
+    assert h.metrics("expired") == {}
+    assert ctx.stats.errors == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_server_errors_are_retried_and_a_crashing_callback_fails_only_its_target(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
+    web.add("/api/v9/invites/flaky?with_counts=true", Answer(503, b"upstream"), Answer(200, fixture("discord_invite.json")))
+    web.add("/api/v9/invites/weird?with_counts=true", Answer(200, {"guild": ["not", "an", "object"]}))
+    config = make_config({"discord": {"invites": ["flaky", "weird"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url})
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("discord")
+    await h.crawl(ctx)
+
+    assert h.metrics("flaky") == {"members": 12873, "online_members": 1409}
+    assert (ctx.stats.requests, ctx.stats.retries, ctx.stats.rate_limited_seconds) == (3, 1, 0)
+    assert len(ctx.stats.failures) == 1 and ctx.stats.failures[0].startswith("weird: internal error: AttributeError")
+
+
+# --------------------------------------------------------------------------- Telegram
+
+
+@pytest_twisted.ensureDeferred
+async def test_telegram_preview_stores_subscribers_and_posts(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+    telegram_channel(web, "faceswapnews", subscribers="12.3K")
+    telegram_no_preview(web, "privatechan")
+    config = make_config({"telegram": {"channels": ["faceswapnews", "privatechan"]}}, LIMITS,
+                         env={"DFWATCH_ENDPOINT_TELEGRAM": web.url})
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("telegram")
+    await h.crawl(ctx)
+
+    assert h.metrics("faceswapnews") == {"members": 12300}
+    posts = h.rows("select external_id, score, link_domain, body from posts order by external_id")
+    assert [(p.external_id, p.score, p.link_domain) for p in posts] == [
+        ("faceswapnews/101", 1200, "github.com"), ("faceswapnews/102", 987, None),
+    ]
+    assert posts[0].body is None  # default policy `metadata` keeps no body text
+    mentions = h.rows("select t.name from mentions m join tools t on t.id = m.tool_id "
+                      "join posts p on p.id = m.post_id where p.external_id = 'faceswapnews/102' order by t.name")
+    assert [m.name for m in mentions] == ["FaceFusion", "roop"]
+    gone = h.community("privatechan")
+    assert gone.status == "not_found" and "redirects to /privatechan" in gone.status_reason
+    assert web.hits_for("/privatechan") == []  # the redirect is not followed
+    assert web.hits_for("/robots.txt")  # a web page: robots.txt was read first
+
+
+@pytest_twisted.ensureDeferred
+async def test_robots_txt_disallow_is_never_fetched(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+    robots(web, "/s/secretchan")
+    telegram_channel(web, "secretchan")
+    telegram_channel(web, "openchannel")
+    config = make_config({"telegram": {"channels": ["secretchan", "openchannel"]}}, LIMITS,
+                         env={"DFWATCH_ENDPOINT_TELEGRAM": web.url})
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("telegram")
+    await h.crawl(ctx)
+
+    assert web.hits_for("/s/secretchan") == []
+    assert len(web.hits_for("/s/openchannel")) == 1
+    assert ctx.stats.failures == [f"secretchan: robots.txt forbids {web.url}/s/secretchan"]
+    assert h.community("secretchan").status == "unknown"
+    assert h.metrics("openchannel") == {"members": 12300}
+
+
+# --------------------------------------------------------------------------- forums, Mastodon
+
+
+@pytest_twisted.ensureDeferred
+async def test_forums_phpbb_page_and_discourse_api(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+    phpbb = phpbb_forum(web)
+    discourse = discourse_forum(web)
+    web.add("/broken", Answer(200, "<html><body>This board is currently disabled.</body></html>"))
+    config = make_config({"forums": [{"url": phpbb, "engine": "phpbb"}, {"url": discourse, "engine": "discourse"},
+                                     {"url": f"{web.url}/broken", "engine": "phpbb"}]}, LIMITS)
+    h = Harness(config, sqlite_engine)
+    ctx = h.context("forums")
+    await h.crawl(ctx)
+
+    assert h.metrics(phpbb) == {"posts_total": 12345, "topics": 4321, "members": 6789, "online_members": 12}
+    assert h.metrics(discourse) == {"members": 9120, "posts_total": 38211, "topics": 4512, "active_users": 312}
+    sources = h.rows("select distinct source from metrics order by source")
+    assert [s.source for s in sources] == ["discourse_api", "forum_page"]
+    assert h.community(phpbb).title == "Faceswap Forum"
+    assert ctx.stats.failures == [f"{web.url}/broken: unreadable phpbb page: no phpBB statistics block on the page"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_mastodon_tag_history_per_instance(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+    mastodon_tag(web, "deepfake")
+    config = make_config({"mastodon": {"hashtags": [{"instance": web.host, "tag": "deepfake"}]}}, LIMITS)
+    h = Harness(config, sqlite_engine)
+    # The configured instance is a host name (https); the fake speaks plain http.
+    (target,) = config.targets("mastodon")
+    local = WatchTarget(target.key, target.policy, target.nsfw, target.tags, target.content,
+                        {**target.extra, "instance": web.url})
+    await h.crawl(h.context("mastodon", [local]))
+
+    rows = h.rows("select m.metric, m.value, m.observed_at, m.source from metrics m join communities c "
+                  "on c.id = m.community_id where c.handle = :h order by m.metric, m.observed_at",
+                  h=f"deepfake@{web.host}")
+    assert [(r.metric, r.value, str(r.observed_at)[:10]) for r in rows] == [
+        ("accounts_per_day", 0, "2024-12-30"), ("accounts_per_day", 17, "2024-12-31"), ("accounts_per_day", 9, "2025-01-01"),
+        ("posts_per_day", 0, "2024-12-30"), ("posts_per_day", 22, "2024-12-31"), ("posts_per_day", 14, "2025-01-01"),
+    ]
+    assert {r.source for r in rows} == {"mastodon_api"}
+    assert h.community(f"deepfake@{web.host}").status == "active"
+
+
+# --------------------------------------------------------------------------- Arctic Shift
+
+
+@pytest_twisted.ensureDeferred
+async def test_arctic_shift_history_rerun_adds_no_duplicates(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+    arctic_shift_subreddit(web, "deepfakes")
+    config = make_config({"reddit": {"subreddits": ["deepfakes"]}, "arctic_shift": {"subreddits": ["deepfakes"]}},
+                         LIMITS, env={"DFWATCH_ENDPOINT_ARCTIC_SHIFT": web.url})
+    h = Harness(config, sqlite_engine)
+    await h.crawl(h.context("arctic_shift"))
+    first = h.rows("select metric, value, observed_at, source from metrics order by metric, observed_at")
+    await h.crawl(h.context("arctic_shift"))
+    second = h.rows("select metric, value, observed_at, source from metrics order by metric, observed_at")
+
+    assert first == second
+    assert [(r.metric, r.value) for r in first] == [
+        ("members", 16000), ("members", 31000), ("members", 91000), ("posts_per_day", 410), ("posts_per_day", 520),
+    ]
+    assert {r.source for r in first} == {"arctic_shift"}
+    # History lands on the same reddit subreddit community as the live crawl.
+    assert h.rows("select platform, kind, handle from communities") == [("reddit", "subreddit", "deepfakes")]
+    assert len(web.hits) == 4  # two series, two runs, no robots.txt (a JSON API)
+
+
+# --------------------------------------------------------------------------- the real run
+
+
+def test_run_crawl_runs_github_and_discord_in_one_crawler_process(web: FakeWeb, make_config: Any, tmp_path: Path) -> None:
+    """Through crawler.run.run_crawl and CrawlerProcess, in a subprocess: the reactor of a
+    CrawlerProcess cannot be restarted, and this test process runs pytest-twisted's."""
+    pytest.importorskip("crawler.run")
+    gh = FakeGithub(web)
+    gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[3]])
+    gh.blocked("dmca/tool")
+    discord_invite(web, "alive", members=500)
+    discord_expired(web, "expired")
+    db = tmp_path / "run.db"
+    config = make_config({"github": {"repos": ["iperov/DeepFaceLab", "dmca/tool"]},
+                          "discord": {"invites": ["alive", "expired"]}}, LIMITS, db_url=f"sqlite:///{db}")
+    script = textwrap.dedent(f"""
+        import json, sys
+        from crawler.config import load_config
+        from crawler.run import run_crawl
+        env = {{"DFWATCH_DATABASE_URL": {f"sqlite:///{db}"!r}, "DFWATCH_PSEUDONYM_KEY": "k",
+               "DFWATCH_ENDPOINT_GITHUB": {web.url!r}, "DFWATCH_ENDPOINT_DISCORD": {web.url!r}}}
+        result = run_crawl(load_config({str(config.directory)!r}, env=env), only=["github", "discord"])
+        print(json.dumps({{n: [o.status, o.stats.requests, o.stats.items] for n, o in result.sources.items()}}))
+        sys.exit(result.exit_code)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    outcome = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert outcome == {"github": ["ok", 3, 2], "discord": ["ok", 2, 2]}
+    from crawler.db.engine import make_engine
+
+    eng = make_engine(f"sqlite:///{db}")
+    with eng.connect() as conn:
+        rows = conn.execute(text("select r.source, r.status, r.requests, r.items from run_sources r order by source"))
+        assert [tuple(r) for r in rows] == [("discord", "ok", 2, 2), ("github", "ok", 3, 2)]
+        statuses: dict[str, str] = {h: s for h, s in conn.execute(text("select handle, status from communities"))}
+    eng.dispose()
+    assert statuses == {"iperov/DeepFaceLab": "active", "dmca/tool": "blocked", "alive": "active", "expired": "not_found"}
