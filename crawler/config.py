@@ -337,7 +337,7 @@ class Config:
             ]
         if source == "mastodon":
             return [
-                WatchTarget(CommunityKey("mastodon", "hashtag", f"{m.tag}@{m.instance}"),
+                WatchTarget(CommunityKey("mastodon", "hashtag", f"{m.tag}@{_instance_host(m.instance)}"),
                             self._policy(m.content, m.nsfw), m.nsfw, m.tags, m.content,
                             {"instance": m.instance, "tag": m.tag})
                 for m in w.mastodon.hashtags
@@ -375,6 +375,11 @@ class Config:
 
 
 # --------------------------------------------------------------------------- loading
+
+
+def _instance_host(instance: str) -> str:
+    """`mastodon.social` or `https://mastodon.social/` -> `mastodon.social` (handles use the host)."""
+    return re.sub(r"^https?://", "", instance).rstrip("/")
 
 
 def validate_cron(expr: str) -> str:
@@ -548,8 +553,8 @@ def _check_watchlist(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
                     raise ConfigError("an empty query", file=str(path), entry=f"x.queries[{i}]")
                 if platform == "mastodon" and isinstance(e, dict):
                     inst, tag = e.get("instance"), e.get("tag")
-                    if isinstance(inst, str) and not HOST_RE.match(inst):
-                        raise ConfigError(f"{inst!r} is not a host name", file=str(path), entry=f"mastodon.{key}[{i}]")
+                    if isinstance(inst, str) and not HOST_RE.match(_instance_host(inst)):
+                        raise ConfigError(f"{inst!r} is not a host name or http(s) URL", file=str(path), entry=f"mastodon.{key}[{i}]")
                     if isinstance(tag, str) and not MASTODON_TAG_RE.match(tag.lstrip("#")):
                         raise ConfigError(f"{tag!r} is not a hashtag", file=str(path), entry=f"mastodon.{key}[{i}]")
                     if isinstance(tag, str):

@@ -214,10 +214,11 @@ def _run(
         except DfwatchError as exc:
             error = error or f"storing failed: {exc}"
         for _source, ctx in contexts:
-            status = _source_status(ctx.stats, error)
+            own_error = error or ctx.failure
+            status = _source_status(ctx.stats, own_error)
             summary = ctx.stats.error_summary
-            if error:
-                summary = f"{error}; {summary}" if summary else error
+            if own_error:
+                summary = f"{own_error}; {summary}" if summary else own_error
             runlog.finish_source(engine, run_id, ctx.name, status, ctx.stats, summary)
             result.sources[ctx.name] = SourceOutcome(status, ctx.stats)
             notify(ctx.name, status)

@@ -19,7 +19,6 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
-from crawler.errors import SourceError
 from spiders.settings import scrapy_settings
 
 if TYPE_CHECKING:
@@ -89,12 +88,10 @@ def schedule(runner: CrawlerRunner, members: Sequence[tuple[Source, SourceContex
 
 
 def settle(watches: Sequence[CrawlWatch]) -> None:
-    """After the crawl: a spider that crashed fails its source; all crashed → SourceError."""
-    crashed = [(w, w.crashed) for w in watches if w.crashed]
-    for watch, why in crashed:
-        watch.ctx.fail_target(watch.ctx.name, f"spider crashed: {why}")
-    if watches and len(crashed) == len(watches):
-        raise SourceError("; ".join(f"{w.ctx.name}: {why}" for w, why in crashed))
+    """After the crawl: a spider that crashed fails its own source; the others stand."""
+    for watch in watches:
+        if watch.crashed:
+            watch.ctx.fail(f"spider crashed: {watch.crashed}")
 
 
 def run_spiders(

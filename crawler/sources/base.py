@@ -68,6 +68,7 @@ class SourceContext:
         self._emit = emit
         self._sleep = sleep
         self.stats = SourceStats()
+        self.failure: str | None = None  # set by fail(): the whole source failed
         self.log = logging.getLogger(f"dfwatch.source.{name}")
 
     @property
@@ -108,6 +109,13 @@ class SourceContext:
         self.stats.errors += 1
         self.stats.failures.append(f"{target}: {message}")
         self.log.warning("source=%s target=%s failed: %s", self.name, target, message)
+
+
+    def fail(self, message: str) -> None:
+        """The whole source failed (its group's other members carry on)."""
+        self.failure = message
+        self.stats.errors += 1
+        self.log.error("source=%s failed: %s", self.name, message)
 
 
 class Source:
