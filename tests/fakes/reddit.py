@@ -8,7 +8,7 @@ three x-ratelimit headers prawcore needs. Faults are scripted per path (429 with
 5xx, malformed JSON) and every request is counted per route, so tests and the benchmark can
 hold dfwatch's own request count against what the server saw.
 
-Behaviour modelled on Reddit's (documented in docs/sources-reddit.md):
+Behaviour modelled on Reddit's (documented in docs/sources.md):
 * banned, quarantined, unknown and (by default) private subreddits are absent from
   `/api/info/?sr_name=`; their `/about` says why: 404 {reason: banned}, 403 {reason:
   private}, 403 {reason: quarantined, quarantine_message}, or a 302 to the search;
