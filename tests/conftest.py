@@ -124,3 +124,21 @@ def make_config(tmp_path: Path) -> Any:
         return load_config(d, env=full_env)
 
     return _make
+
+
+_TOUCHED_LOGGERS = ("", "dfwatch", "crawler", "spiders", "scrapy", "twisted", "praw", "prawcore", "tweepy",
+                    "urllib3", "alembic", "apscheduler")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """CLI tests run `setup_logging`, which points handlers at streams that close after the
+    test; put the logging tree back so later tests (and caplog) see it as it was."""
+    import logging
+
+    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers)) for name in _TOUCHED_LOGGERS}
+    yield
+    for name, (level, handlers) in saved.items():
+        lg = logging.getLogger(name)
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
