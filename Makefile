@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 crawl: $(STAMP)  ## one crawl of the default watchlist into data/dfwatch.db
-	$(BIN)/dfwatch crawl
+	@# exit 4 = partial: some sources or targets failed, the rest is stored
+	$(BIN)/dfwatch crawl || [ $$? -eq 4 ]
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest -q

@@ -80,7 +80,7 @@ class CrawlerSettings(_Strict):
     contact: str = Field("https://github.com/dfwatch/dfwatch", description="URL or e-mail put in the User-Agent so operators can reach us")
     lock_wait_seconds: float = Field(60.0, ge=0, le=3600, description="how long a crawl waits for another to release the run lock")
     lock_stale_seconds: float = Field(6 * 3600, gt=0, description="a lock whose heartbeat is older than this is taken over")
-    batch_size: int = Field(1000, ge=1, le=100_000, description="records written to the store per transaction")
+    batch_size: int = Field(5000, ge=1, le=100_000, description="records written to the store per transaction")
 
 
 class ScheduleSettings(_Strict):

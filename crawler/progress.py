@@ -49,7 +49,7 @@ class CrawlProgress:
             s = outcome.stats
             table.add_row(
                 name,
-                outcome.status if not outcome.skipped_reason else f"skipped ({outcome.skipped_reason})",
+                outcome.status,
                 str(s.requests), str(s.items), str(s.errors), str(s.retries), f"{s.rate_limited_seconds:.0f}s",
             )
         if not result.sources:
@@ -57,5 +57,12 @@ class CrawlProgress:
         else:
             self.console.print(table)
         for name, outcome in result.sources.items():
+            if outcome.skipped_reason:
+                self.console.print(f"{name}: skipped, {outcome.skipped_reason}", highlight=False)
             if outcome.stats.error_summary:
                 self.console.print(f"[yellow]{name}[/]: {outcome.stats.error_summary}", highlight=False)
+        if result.status == "failed":
+            self.console.print(
+                "nothing could be fetched. Without network access, `dfwatch demo` (make demo) runs the "
+                "whole pipeline against simulated platforms."
+            )

@@ -39,9 +39,25 @@ class SourceStats:
 
     @property
     def error_summary(self) -> str | None:
+        """The failures, grouped by message: "msg (3 targets: a, b, c); other msg (d)"."""
         if not self.failures:
             return None
-        text = "; ".join(self.failures)
+        by_message: dict[str, list[str]] = {}
+        for failure in self.failures:
+            target, sep, message = failure.partition(": ")
+            if not sep:
+                target, message = "", failure
+            by_message.setdefault(message, []).append(target)
+        parts = []
+        for message, targets in by_message.items():
+            named = [t for t in dict.fromkeys(targets) if t]
+            if not named:
+                parts.append(message)
+            elif len(named) == 1:
+                parts.append(f"{named[0]}: {message}")
+            else:
+                parts.append(f"{message} ({len(named)} targets: {', '.join(named)})")
+        text = "; ".join(parts)
         return text if len(text) <= MAX_ERROR_SUMMARY else text[: MAX_ERROR_SUMMARY - 1] + "…"
 
 

@@ -1,0 +1,335 @@
+"""The run log (crawl_runs, run_sources) and the run lock (run_locks).
+
+Every crawl leaves one `crawl_runs` row and one `run_sources` row per source, so a
+researcher can see what each crawl cost and where it failed. A crawl whose process died is
+marked `aborted` by the next crawl instead of staying `running` forever.
+
+The run lock keeps two crawls of the same scope from overlapping (two schedulers, or a
+manual crawl during a scheduled one). It is a set of rows with the scope as primary key:
+inserting them all in one transaction is atomic on SQLite and PostgreSQL alike, so of two
+processes started in the same second exactly one wins, without advisory locks that only one
+of the two databases has.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from crawler.db import models
+from crawler.db.store_writes import insert_for
+from crawler.errors import LockTimeout
+from crawler.records import utcnow
+from crawler.sources.base import SourceStats
+
+log = logging.getLogger("dfwatch.runlog")
+
+_T = models.Base.metadata.tables
+RUNS: Table = _T["crawl_runs"]
+SOURCES: Table = _T["run_sources"]
+LOCKS: Table = _T["run_locks"]
+
+RUN_STATUSES = ("running", "ok", "partial", "failed", "aborted")
+SOURCE_STATUSES = ("running", "ok", "partial", "failed", "skipped")
+# A run on another host cannot be asked whether its process lives; one that has held no
+# lock for this long is taken as dead (a run waiting for the lock holds none meanwhile,
+# so this must exceed the longest lock wait).
+FOREIGN_RUN_GRACE_SECONDS = 6 * 3600.0
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (signal 0 probes, sends nothing)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, but belongs to someone else
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def start_run(engine: Engine, *, trigger: str, version: str, pid: int, host: str) -> int:
+    """Open a crawl_runs row (status running) and return its id."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(RUNS).values(
+                started_at=utcnow(), trigger=trigger, status="running", requests=0, items=0,
+                errors=0, version=version, pid=pid, host=host,
+            )
+        )
+        run_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    if run_id is None:  # pragma: no cover - both dialects return the key
+        raise RuntimeError("the database returned no id for the new run")
+    log.info("run=%d started trigger=%s pid=%d host=%s", run_id, trigger, pid, host)
+    return int(run_id)
+
+
+def abort_stale_runs(
+    engine: Engine,
+    *,
+    host: str,
+    is_alive: Callable[[int], bool] = pid_alive,
+    grace_seconds: float = FOREIGN_RUN_GRACE_SECONDS,
+) -> int:
+    """Mark runs left `running` by dead processes as aborted; returns how many.
+
+    A run of this host whose pid is gone died. A run of another host (whose pid we cannot
+    probe) is taken as dead when it holds no run lock and started over `grace_seconds` ago.
+    """
+    now = utcnow()
+    aborted = 0
+    with engine.begin() as conn:
+        holders = {r for (r,) in conn.execute(select(LOCKS.c.run_id).where(LOCKS.c.run_id.is_not(None)))}
+        running = conn.execute(
+            select(RUNS.c.id, RUNS.c.pid, RUNS.c.host, RUNS.c.started_at).where(RUNS.c.status == "running")
+        ).all()
+        for run_id, pid, run_host, started_at in running:
+            if run_host == host and pid is not None:
+                if is_alive(pid):
+                    continue
+                reason = f"process {pid} died"
+            elif run_id in holders or started_at > now - timedelta(seconds=grace_seconds):
+                continue
+            else:
+                reason = f"process {pid} on host {run_host} holds no run lock; presumed dead"
+            done = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                .values(status="aborted", finished_at=now, error_summary=reason)
+            )
+            if done.rowcount:
+                aborted += 1
+                log.warning("run=%d marked aborted: %s", run_id, reason)
+    return aborted
+
+
+def start_source(engine: Engine, run_id: int, source: str) -> None:
+    """Open the source's run_sources row (status running)."""
+    with engine.begin() as conn:
+        ins = insert_for(conn, SOURCES).values(
+            run_id=run_id, source=source, status="running", requests=0, items=0, errors=0,
+            retries=0, rate_limited_seconds=0.0,
+        )
+        conn.execute(ins.on_conflict_do_update(index_elements=["run_id", "source"], set_={"status": "running"}))
+
+
+def finish_source(
+    engine: Engine,
+    run_id: int,
+    source: str,
+    status: str,
+    stats: SourceStats,
+    error_summary: str | None = None,
+) -> None:
+    """Close the source's row with its counters (works without start_source, e.g. skipped)."""
+    if status not in SOURCE_STATUSES:
+        raise ValueError(f"unknown source status {status!r}")
+    values = {
+        "status": status,
+        "requests": stats.requests,
+        "items": stats.items,
+        "errors": stats.errors,
+        "retries": stats.retries,
+        "rate_limited_seconds": float(stats.rate_limited_seconds),
+        "error_summary": error_summary if error_summary is not None else stats.error_summary,
+    }
+    with engine.begin() as conn:
+        ins = insert_for(conn, SOURCES).values(run_id=run_id, source=source, **values)
+        conn.execute(ins.on_conflict_do_update(index_elements=["run_id", "source"], set_=values))
+    log.info(
+        "run=%d source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
+        run_id, source, status, stats.requests, stats.items, stats.errors, stats.retries,
+        stats.rate_limited_seconds,
+    )
+
+
+def finish_run(engine: Engine, run_id: int, status: str, error_summary: str | None = None) -> None:
+    """Close the run: status, finished_at, and the sums of its sources' counters."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"unknown run status {status!r}")
+    s = SOURCES.c
+    with engine.begin() as conn:
+        requests, items, errors = conn.execute(
+            select(
+                func.coalesce(func.sum(s.requests), 0),
+                func.coalesce(func.sum(s["items"]), 0),
+                func.coalesce(func.sum(s.errors), 0),
+            ).where(s.run_id == run_id)
+        ).one()
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id == run_id)
+            .values(status=status, finished_at=utcnow(), requests=int(requests), items=int(items),
+                    errors=int(errors), error_summary=error_summary)
+        )
+    log.info("run=%d finished status=%s requests=%d items=%d errors=%d", run_id, status, requests, items, errors)
+
+
+# --------------------------------------------------------------------------- lock
+
+
+def _is_contention(exc: OperationalError) -> bool:
+    """SQLite answers a competing writer with 'database is locked' (busy), not a conflict."""
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+class RunLock:
+    """Holds every scope in `scopes` or none; see the module docstring.
+
+    `holder` is "host:pid"; a lock held by a dead pid on this host, or whose heartbeat is
+    older than `stale_seconds`, is taken over.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        scopes: Sequence[str],
+        *,
+        holder: str,
+        wait_seconds: float,
+        stale_seconds: float,
+        poll_seconds: float = 0.5,
+        is_alive: Callable[[int], bool] = pid_alive,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not scopes:
+            raise ValueError("a run lock needs at least one scope")
+        self.engine = engine
+        self.scopes = sorted(set(scopes))
+        self.holder = holder
+        self.wait_seconds = wait_seconds
+        self.stale_seconds = stale_seconds
+        self.poll_seconds = max(0.01, poll_seconds)
+        self.is_alive = is_alive
+        self._sleep = sleep
+        self._clock = clock
+        self.held = False
+        self.run_id: int | None = None
+
+    def acquire(self, run_id: int | None) -> None:
+        """Take all scopes, waiting at most `wait_seconds`; raise LockTimeout otherwise."""
+        deadline = self._clock() + self.wait_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._try(run_id):
+                self.held, self.run_id = True, run_id
+                log.info("run=%s lock acquired scopes=%s holder=%s attempt=%d", run_id, ",".join(self.scopes),
+                         self.holder, attempt)
+                return
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise LockTimeout(self._describe_holder())
+            log.info("run=%s lock busy scopes=%s attempt=%d wait=%.1fs", run_id, ",".join(self.scopes), attempt,
+                     min(self.poll_seconds, remaining))
+            self._sleep(min(self.poll_seconds, remaining))
+
+    def _try(self, run_id: int | None) -> bool:
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                self._clear_stale(conn, now)
+                conn.execute(
+                    insert(LOCKS),
+                    [{"scope": s, "run_id": run_id, "holder": self.holder, "acquired_at": now, "heartbeat_at": now}
+                     for s in self.scopes],
+                )
+            return True
+        except IntegrityError:
+            return False
+        except OperationalError as exc:
+            if _is_contention(exc):
+                return False
+            raise
+
+    def _clear_stale(self, conn: Connection, now: datetime) -> None:
+        """Delete our scopes' rows whose holder is dead or silent (exactly the rows seen)."""
+        c = LOCKS.c
+        rows = conn.execute(select(c.scope, c.holder, c.heartbeat_at).where(c.scope.in_(self.scopes))).all()
+        for scope, holder, heartbeat_at in rows:
+            why = self._stale_reason(holder, heartbeat_at, now)
+            if why is None:
+                continue
+            # Conditional on what we saw: of two processes taking over the same stale row,
+            # the second deletes nothing and its insert then fails as it should.
+            gone = conn.execute(
+                delete(LOCKS).where(c.scope == scope, c.holder == holder, c.heartbeat_at == heartbeat_at)
+            )
+            if gone.rowcount:
+                log.warning("lock scope=%s taken over from holder=%s: %s", scope, holder, why)
+
+    def _stale_reason(self, holder: str, heartbeat_at: datetime, now: datetime) -> str | None:
+        if heartbeat_at < now - timedelta(seconds=self.stale_seconds):
+            return f"no heartbeat since {heartbeat_at.isoformat()}"
+        host, pid = _split_holder(holder)
+        my_host, _ = _split_holder(self.holder)
+        if host == my_host and pid is not None and holder != self.holder and not self.is_alive(pid):
+            return f"process {pid} is dead"
+        return None
+
+    def _describe_holder(self) -> str:
+        c = LOCKS.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(c.run_id, c.holder, c.acquired_at).where(c.scope.in_(self.scopes)).order_by(c.acquired_at)
+            ).first()
+        if row is None:  # released just now: say so rather than invent a holder
+            return "another crawl held the lock until just now; try again later"
+        host, pid = _split_holder(row.holder)
+        return (f"another crawl (run {row.run_id}, pid {pid} on host {host}) has held the lock since "
+                f"{row.acquired_at.isoformat(timespec='seconds')}; try again later")
+
+    def heartbeat(self) -> bool:
+        """Refresh our rows; False if the lock was taken over meanwhile (we held it too long)."""
+        c = LOCKS.c
+        with self.engine.begin() as conn:
+            n = conn.execute(
+                update(LOCKS).where(c.scope.in_(self.scopes), c.holder == self.holder).values(heartbeat_at=utcnow())
+            ).rowcount
+        if n < len(self.scopes):
+            log.warning("lock scopes=%s holder=%s lost (%d of %d rows left)", ",".join(self.scopes), self.holder, n,
+                        len(self.scopes))
+            return False
+        return True
+
+    def release(self) -> None:
+        """Drop our rows (only ours: a lock taken over by another crawl stays theirs)."""
+        c = LOCKS.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(LOCKS).where(c.scope.in_(self.scopes), c.holder == self.holder))
+        if self.held:
+            log.info("run=%s lock released scopes=%s", self.run_id, ",".join(self.scopes))
+        self.held = False
+
+    def __enter__(self) -> RunLock:
+        if not self.held:
+            self.acquire(self.run_id)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _split_holder(holder: str) -> tuple[str, int | None]:
+    host, _, pid = holder.rpartition(":")
+    try:
+        return host, int(pid)
+    except ValueError:
+        return holder, None
