@@ -17,14 +17,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import __version__
 from crawler.config import SOURCE_NAMES, Config
 from crawler.db import runlog
 from crawler.db.engine import make_engine, upgrade
+from crawler.db.retry import DatabaseFull, write_with_retries
 from crawler.db.store import Store
 from crawler.enrich import Enricher
-from crawler.errors import ConfigError, DfwatchError, SourceError
+from crawler.errors import ConfigError, DfwatchError, SourceError, StoreError
 from crawler.records import Record, utcnow
 from crawler.sources.base import Source, SourceContext, SourceStats, get_source
 
@@ -54,13 +56,26 @@ class RunResult:
 
 
 class _Sink:
-    """Enriches records and writes them to the store in batches of `batch_size`."""
+    """Enriches records and writes them to the store in batches of `batch_size`.
 
-    def __init__(self, store: Store, enricher: Enricher, run_id: int, batch_size: int) -> None:
+    Each batch is written whole, and written again after a transient database failure
+    (bounded; see `crawler.db.retry`): the store's upserts make a repeated batch harmless.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        enricher: Enricher,
+        run_id: int,
+        batch_size: int,
+        *,
+        store_sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.store, self.enricher, self.run_id = store, enricher, run_id
         self.batch_size = batch_size
         self.buffer: list[Record] = []
         self.written = 0
+        self.store_sleep = store_sleep  # real time: a database outage is not a platform wait
 
     def __call__(self, record: Record) -> None:
         self.buffer.append(self.enricher(record))
@@ -70,7 +85,11 @@ class _Sink:
     def flush(self) -> None:
         if self.buffer:
             batch, self.buffer = self.buffer, []
-            self.store.write(batch, self.run_id)
+            write_with_retries(
+                lambda: self.store.write(batch, self.run_id),
+                what=f"run={self.run_id} records={len(batch)}",
+                sleep=self.store_sleep,
+            )
             self.written += len(batch)
 
 
@@ -204,15 +223,26 @@ def _run(
         error: str | None = None
         try:
             type(members[0][1]).crawl_group(contexts)
+            sink.flush()
+        except DatabaseFull as exc:
+            # Nothing more can be stored: stop before fetching what would only be dropped.
+            _abandon(engine, run_id, contexts, str(exc))
+            raise
         except SourceError as exc:
             error = str(exc)
+        except StoreError as exc:  # raised by the sink: the batch could not be stored
+            error = f"storing failed: {exc}"
         except Exception as exc:  # a bug in one source must not lose the other sources' rows
             log.exception("source group %s crashed", gname)
             error = f"internal error: {type(exc).__name__}: {exc}"
-        try:
-            sink.flush()
-        except DfwatchError as exc:
-            error = error or f"storing failed: {exc}"
+        if sink.buffer:  # records emitted before the source failed are still stored
+            try:
+                sink.flush()
+            except DatabaseFull as exc:
+                _abandon(engine, run_id, contexts, str(exc))
+                raise
+            except DfwatchError as exc:
+                error = error or f"storing failed: {exc}"
         for _source, ctx in contexts:
             own_error = error or ctx.failure
             status = _source_status(ctx.stats, own_error)
@@ -235,10 +265,25 @@ def _run(
     return result
 
 
+def _abandon(engine: Engine, run_id: int, contexts: list[tuple[Source, SourceContext]], why: str) -> None:
+    """Record a run stopped because the store takes no more writes, as far as it still can.
+
+    A full database may refuse these writes too; then the next crawl marks the run aborted.
+    """
+    try:
+        for _source, ctx in contexts:
+            summary = f"{why}; {ctx.stats.error_summary}" if ctx.stats.error_summary else why
+            runlog.finish_source(engine, run_id, ctx.name, "failed", ctx.stats, summary)
+        runlog.finish_run(engine, run_id, "failed", error_summary=why)
+    except (DfwatchError, SQLAlchemyError) as exc:
+        log.warning("run=%d could not be marked failed: %s", run_id, exc)
+
+
 def _source_status(stats: SourceStats, error: str | None) -> str:
-    if error:
+    """failed: nothing came back; partial: some targets failed; ok: none did."""
+    if error or stats.errors:
         return "failed" if stats.items == 0 else "partial"
-    return "partial" if stats.errors else "ok"
+    return "ok"
 
 
 def _run_status(sources: dict[str, SourceOutcome]) -> str:
