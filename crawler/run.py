@@ -219,7 +219,7 @@ def _run(
         for name, source in members:
             runlog.start_source(engine, run_id, name)
             notify(name, "start")
-            contexts.append((source, SourceContext(name, config, store, run_id, sink, sleep=sleep)))
+            contexts.append((source, SourceContext(name, config, store, run_id, sink, sleep=sleep, flush=sink.flush)))
         error: str | None = None
         try:
             type(members[0][1]).crawl_group(contexts)

@@ -76,8 +76,10 @@ class SourceContext:
         emit: Callable[[Record], None],
         *,
         sleep: Callable[[float], None] = time.sleep,
+        flush: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
+        self._flush = flush
         self.config = config
         self.store = store
         self.run_id = run_id
@@ -96,6 +98,17 @@ class SourceContext:
         """Hand one record to the run (enriched and stored in batches)."""
         self.stats.items += 1
         self._emit(record)
+
+    def checkpoint(self, key: str, value: str) -> None:
+        """Store every record emitted so far, then save a cursor (`source_state`).
+
+        A cursor saved this way never runs ahead of the rows it stands for: a crawl killed
+        between the two resumes from the previous cursor and re-fetches, and the store's
+        upserts absorb the repeats.
+        """
+        if self._flush:
+            self._flush()
+        self.store.set_state(self.name, key, value)
 
     def count_request(self, n: int = 1) -> None:
         """Count HTTP requests sent (token grants and retries included)."""
