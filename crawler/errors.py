@@ -3,6 +3,7 @@
     DfwatchError                 anything dfwatch raises on purpose
     ├── ConfigError              you asked wrongly: bad config, bad CLI input (exit 2)
     ├── StoreError               the database refused or is unreachable
+    │   ├── DatabaseFull         no room left in the database or on its disk
     │   └── ReadOnlyViolation    a write was sent through `dfwatch query`
     ├── LockTimeout              another crawl holds the run lock
     └── SourceError              a platform said no, or answered nonsense
@@ -36,6 +37,10 @@ class ConfigError(DfwatchError):
 
 class StoreError(DfwatchError):
     """The database could not do what was asked."""
+
+
+class DatabaseFull(StoreError):
+    """The database (or the disk under it) has no room for the write; nothing was stored."""
 
 
 class ReadOnlyViolation(StoreError):

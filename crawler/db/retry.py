@@ -22,11 +22,12 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 
-from crawler.errors import StoreError
+from crawler.errors import DatabaseFull, StoreError
 
 log = logging.getLogger("dfwatch.store")
 
 T = TypeVar("T")
+__all__ = ["DatabaseFull", "detail", "is_full", "is_transient", "write_with_retries"]
 
 MAX_ATTEMPTS = 6  # initial write + 5 retries
 FIRST_BACKOFF_SECONDS = 0.5  # doubles each retry: 0.5 + 1 + 2 + 4 + 8 = 15.5 s at most
@@ -55,10 +56,6 @@ TRANSIENT = (
 )
 # SQLite's SQLITE_FULL ("database or disk is full"); PostgreSQL's ENOSPC.
 FULL = ("database or disk is full", "no space left on device")
-
-
-class DatabaseFull(StoreError):
-    """The database (or the disk under it) has no room for the write; nothing was stored."""
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -19,12 +19,14 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crawler.db import models
+from crawler.db.retry import write_with_retries
 from crawler.db.store_writes import insert_for
 from crawler.errors import LockTimeout
 from crawler.records import utcnow
@@ -43,6 +45,22 @@ SOURCE_STATUSES = ("running", "ok", "partial", "failed", "skipped")
 # lock for this long is taken as dead (a run waiting for the lock holds none meanwhile,
 # so this must exceed the longest lock wait).
 FOREIGN_RUN_GRACE_SECONDS = 6 * 3600.0
+
+_R = TypeVar("_R")
+
+
+def _in_transaction(engine: Engine, what: str, body: Callable[[Connection], _R]) -> _R:
+    """Run `body` in one transaction, again after a transient database failure (bounded).
+
+    For the idempotent run-log writes (upserts, updates, deletes): a PostgreSQL restart while
+    a crawl closes its books must not turn a finished crawl into an internal error.
+    """
+
+    def attempt() -> _R:
+        with engine.begin() as conn:
+            return body(conn)
+
+    return write_with_retries(attempt, what=what)
 
 
 def pid_alive(pid: int) -> bool:
@@ -118,12 +136,14 @@ def abort_stale_runs(
 
 def start_source(engine: Engine, run_id: int, source: str) -> None:
     """Open the source's run_sources row (status running)."""
-    with engine.begin() as conn:
+    def body(conn: Connection) -> None:
         ins = insert_for(conn, SOURCES).values(
             run_id=run_id, source=source, status="running", requests=0, items=0, errors=0,
             retries=0, rate_limited_seconds=0.0,
         )
         conn.execute(ins.on_conflict_do_update(index_elements=["run_id", "source"], set_={"status": "running"}))
+
+    _in_transaction(engine, f"run={run_id} source={source} start", body)
 
 
 def finish_source(
@@ -146,9 +166,11 @@ def finish_source(
         "rate_limited_seconds": float(stats.rate_limited_seconds),
         "error_summary": error_summary if error_summary is not None else stats.error_summary,
     }
-    with engine.begin() as conn:
+    def body(conn: Connection) -> None:
         ins = insert_for(conn, SOURCES).values(run_id=run_id, source=source, **values)
         conn.execute(ins.on_conflict_do_update(index_elements=["run_id", "source"], set_=values))
+
+    _in_transaction(engine, f"run={run_id} source={source} finish", body)
     log.info(
         "run=%d source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
         run_id, source, status, stats.requests, stats.items, stats.errors, stats.retries,
@@ -161,7 +183,8 @@ def finish_run(engine: Engine, run_id: int, status: str, error_summary: str | No
     if status not in RUN_STATUSES:
         raise ValueError(f"unknown run status {status!r}")
     s = SOURCES.c
-    with engine.begin() as conn:
+
+    def body(conn: Connection) -> tuple[int, int, int]:
         requests, items, errors = conn.execute(
             select(
                 func.coalesce(func.sum(s.requests), 0),
@@ -175,6 +198,9 @@ def finish_run(engine: Engine, run_id: int, status: str, error_summary: str | No
             .values(status=status, finished_at=utcnow(), requests=int(requests), items=int(items),
                     errors=int(errors), error_summary=error_summary)
         )
+        return int(requests), int(items), int(errors)
+
+    requests, items, errors = _in_transaction(engine, f"run={run_id} finish", body)
     log.info("run=%d finished status=%s requests=%d items=%d errors=%d", run_id, status, requests, items, errors)
 
 
@@ -297,10 +323,13 @@ class RunLock:
     def heartbeat(self) -> bool:
         """Refresh our rows; False if the lock was taken over meanwhile (we held it too long)."""
         c = LOCKS.c
-        with self.engine.begin() as conn:
-            n = conn.execute(
+
+        def body(conn: Connection) -> int:
+            return conn.execute(
                 update(LOCKS).where(c.scope.in_(self.scopes), c.holder == self.holder).values(heartbeat_at=utcnow())
             ).rowcount
+
+        n = _in_transaction(self.engine, f"lock heartbeat holder={self.holder}", body)
         if n < len(self.scopes):
             log.warning("lock scopes=%s holder=%s lost (%d of %d rows left)", ",".join(self.scopes), self.holder, n,
                         len(self.scopes))
@@ -310,8 +339,11 @@ class RunLock:
     def release(self) -> None:
         """Drop our rows (only ours: a lock taken over by another crawl stays theirs)."""
         c = LOCKS.c
-        with self.engine.begin() as conn:
+
+        def body(conn: Connection) -> None:
             conn.execute(delete(LOCKS).where(c.scope.in_(self.scopes), c.holder == self.holder))
+
+        _in_transaction(self.engine, f"lock release holder={self.holder}", body)
         if self.held:
             log.info("run=%s lock released scopes=%s", self.run_id, ",".join(self.scopes))
         self.held = False

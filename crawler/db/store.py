@@ -28,6 +28,7 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.db.retry import detail, is_full
 from crawler.db.store_writes import (
     COMMUNITIES,
     CRAWL_RUNS,
@@ -40,7 +41,7 @@ from crawler.db.store_writes import (
     write_posts,
     write_removals,
 )
-from crawler.errors import StoreError
+from crawler.errors import DatabaseFull, StoreError
 from crawler.records import (
     CommunityKey,
     CommunityObservation,
@@ -306,6 +307,8 @@ class _Transaction:
             self._ctx.__exit__(exc_type, exc, tb)
         except SQLAlchemyError as err:
             self._forget()
+            if is_full(err):
+                raise DatabaseFull(f"the database is full: {detail(err)}") from err
             raise StoreError(f"the database refused the write: {getattr(err, 'orig', err)}") from err
         if exc is not None:
             self._forget()
