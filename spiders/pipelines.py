@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import deferred_from_coro
 
+from crawler.errors import DfwatchError
 from crawler.records import CommunityObservation, MetricPoint, Post, PostStateUpdate
 
 if TYPE_CHECKING:
@@ -29,5 +31,15 @@ class EmitPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, RECORD_TYPES):
             raise DropItem(f"not a dfwatch record: {type(item).__name__}")
-        self.crawler.spider.ctx.emit(item)  # type: ignore[union-attr]
+        ctx = self.crawler.spider.ctx  # type: ignore[union-attr]
+        try:
+            ctx.emit(item)
+        except DfwatchError as exc:
+            # Scrapy would log this and go on, losing every later record without a trace:
+            # fail the source and stop its spider instead; the run reports it.
+            if ctx.failure is None:
+                ctx.fail(f"storing failed: {exc}", exc)
+                assert self.crawler.engine is not None
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_failed"))
+            raise DropItem(f"not stored: {exc}") from None
         return item

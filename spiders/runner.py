@@ -19,6 +19,7 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
+from crawler.errors import DatabaseFull
 from spiders.settings import scrapy_settings
 
 if TYPE_CHECKING:
@@ -88,10 +89,16 @@ def schedule(runner: CrawlerRunner, members: Sequence[tuple[Source, SourceContex
 
 
 def settle(watches: Sequence[CrawlWatch]) -> None:
-    """After the crawl: a spider that crashed fails its own source; the others stand."""
+    """After the crawl: a spider that crashed fails its own source; the others stand.
+
+    A full database stops the whole crawl: it is raised again here, once the reactor is done.
+    """
     for watch in watches:
-        if watch.crashed:
+        if watch.crashed and watch.ctx.failure is None:
             watch.ctx.fail(f"spider crashed: {watch.crashed}")
+    for watch in watches:
+        if isinstance(watch.ctx.failure_exc, DatabaseFull):
+            raise watch.ctx.failure_exc
 
 
 def run_spiders(

@@ -419,3 +419,32 @@ def test_run_crawl_runs_github_and_discord_in_one_crawler_process(web: FakeWeb, 
         statuses: dict[str, str] = {h: s for h, s in conn.execute(text("select handle, status from communities"))}
     eng.dispose()
     assert statuses == {"iperov/DeepFaceLab": "active", "dmca/tool": "blocked", "alive": "active", "expired": "not_found"}
+
+
+# --------------------------------------------------------------------------- store failures
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_store_failure_fails_the_source_and_stops_its_spider(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
+    """Scrapy logs and skips an exception from a pipeline; dfwatch must not lose rows that way."""
+    from crawler.errors import DatabaseFull
+
+    gh = FakeGithub(web)
+    for i in range(3):
+        gh.repo(f"owner/tool{i}", stars=10 + i, releases=[[1]])
+    config = make_config({"github": {"repos": [f"owner/tool{i}" for i in range(3)]}}, LIMITS,
+                         env={"DFWATCH_ENDPOINT_GITHUB": web.url})
+    h = Harness(config, sqlite_engine)
+    attempts: list[Record] = []
+
+    def full(record: Record) -> None:
+        attempts.append(record)
+        raise DatabaseFull("the database is full: database or disk is full")
+
+    ctx = _Ctx("github", config, h.store, None, full)
+    with pytest.raises(DatabaseFull):
+        await h.crawl(ctx)
+    assert ctx.failure and ctx.failure.startswith("storing failed: the database is full")
+    assert attempts, "the pipeline handed the record to the run"

@@ -87,6 +87,7 @@ class SourceContext:
         self._sleep = sleep
         self.stats = SourceStats()
         self.failure: str | None = None  # set by fail(): the whole source failed
+        self.failure_exc: BaseException | None = None
         self.log = logging.getLogger(f"dfwatch.source.{name}")
 
     @property
@@ -140,9 +141,14 @@ class SourceContext:
         self.log.warning("source=%s target=%s failed: %s", self.name, target, message)
 
 
-    def fail(self, message: str) -> None:
-        """The whole source failed (its group's other members carry on)."""
+    def fail(self, message: str, exc: BaseException | None = None) -> None:
+        """The whole source failed (its group's other members carry on).
+
+        `exc` keeps the error that caused it, so a runner can re-raise what must stop the
+        whole crawl (a full database) after its own event loop has ended.
+        """
         self.failure = message
+        self.failure_exc = exc
         self.stats.errors += 1
         self.log.error("source=%s failed: %s", self.name, message)
 
