@@ -1,0 +1,148 @@
+"""`dfwatch demo`: the whole pipeline, offline, against the simulated platforms.
+
+Starts the simulation on 127.0.0.1, writes a config directory whose watchlist is the
+simulated world, then for each simulated day runs one real `dfwatch crawl` (praw, tweepy and
+the Scrapy spiders, talking HTTP to the simulation) and moves the clock a day on. Each crawl
+is its own process: Scrapy's reactor cannot restart in one process (DESIGN.md), and
+`DFWATCH_NOW` (read by crawler.records.utcnow) sets that process's clock to the simulated
+day, so observations land on the days the world describes. Finally `dfwatch report --format
+html` writes the report, whose path is returned.
+
+The simulation is the only thing this module imports from dfwatch: the crawler is driven
+through its command line, as a user would.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from crawler.sim.content import TOOL_NAMES
+from crawler.sim.server import Simulation
+from crawler.sim.world import World
+
+log = logging.getLogger("crawler.sim.demo")
+
+DEMO_START = "2018-01-10"  # four weeks before the story's bans on 7 February 2018
+DEMO_SEED = 2018
+CRAWL_TIMEOUT = 600  # seconds for one simulated day's crawl; a hung crawl stops the demo
+DEMO_PSEUDONYM_KEY = "dfwatch-demo-key-not-secret"  # demo data only: pseudonyms need some key
+# The config accepts a Mastodon instance as host[:port] only and the spider puts https:// in
+# front of it, so the simulation (plain http) cannot stand in for an instance yet; the demo
+# leaves Mastodon out until the config accepts an http:// instance URL.
+MASTODON_OVER_HTTP = False
+DAILY_SOURCES: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram")
+# Fake credentials: the simulation accepts any; the sources need some to run at all.
+DEMO_CREDENTIALS = {"REDDIT_CLIENT_ID": "demo-client", "REDDIT_CLIENT_SECRET": "demo-secret",
+                    "X_BEARER_TOKEN": "demo-bearer"}
+CLI = [sys.executable, "-c", "from crawler.cli import main; main()"]
+
+
+def demo_world(seed: int = DEMO_SEED, start: str = DEMO_START) -> World:
+    """The demo's world: the story plus a few generated communities of each kind."""
+    return World(seed=seed, start_date=start, n_subreddits=24, n_accounts=10, n_queries=6, n_repos=14,
+                 n_invites=5, n_channels=5, n_hashtags=4)
+
+
+def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> None:
+    """settings.toml, watchlist.yaml and tools.yaml describing the simulated world."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "settings.toml").write_text(
+        "# Written by `dfwatch demo`: every endpoint is the local simulation.\n"
+        f'[database]\nurl = "{db_url}"\n\n'
+        '[crawler]\ncontact = "https://github.com/dfwatch/dfwatch (demo)"\nlock_wait_seconds = 5\n\n'
+        "[rate_limits]\nmax_retries = 2\nmax_wait_seconds = 30\nbackoff_seconds = 0.2\ntimeout_seconds = 10\n")
+    banned_2018 = {"deepfakes", "FakeApp", "GIFFakes", "fakeapprequests"}
+    subreddits: list[object] = []
+    for e in world.of_kind("reddit", "subreddit"):
+        entry: dict[str, object] = {"name": e.name}
+        if e.name in banned_2018:
+            entry.update(content="counts", tags=["banned-2018"])
+        subreddits.append(entry if len(entry) > 1 else e.name)
+    watchlist = {
+        "reddit": {"subreddits": subreddits},
+        "x": {"accounts": world.names("x", "account"), "queries": world.names("x", "query")},
+        "github": {"repos": world.names("github", "repo")},
+        "discord": {"invites": world.names("discord", "server")},
+        "telegram": {"channels": world.names("telegram", "channel")},
+        "arctic_shift": {"subreddits": sorted(banned_2018)},
+    }
+    if MASTODON_OVER_HTTP:
+        watchlist["mastodon"] = {"hashtags": [{"instance": sim_url, "tag": t} for t in world.names("mastodon", "hashtag")]}
+    (config_dir / "watchlist.yaml").write_text(
+        "# Written by `dfwatch demo` from the simulated world.\n" + yaml.safe_dump(watchlist, sort_keys=False))
+    repo_tools = Path(__file__).resolve().parents[2] / "config" / "tools.yaml"
+    if repo_tools.exists():
+        shutil.copyfile(repo_tools, config_dir / "tools.yaml")
+    else:  # an installed package has no config/: name the simulated tools plainly
+        tools = [{"name": name, "category": "tool"} for name in TOOL_NAMES]
+        (config_dir / "tools.yaml").write_text(yaml.safe_dump({"tools": tools}, sort_keys=False))
+
+
+def crawl_env(sim: Simulation, config_dir: Path, db_url: str) -> dict[str, str]:
+    """The environment of one crawl: endpoints, demo credentials, and the simulated now."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DFWATCH_", "REDDIT_", "X_", "GITHUB_"))}
+    env.update(sim.endpoint_env())
+    env.update(DFWATCH_CONFIG=str(config_dir), DFWATCH_DATABASE_URL=db_url, DFWATCH_NOW=sim.clock.iso(),
+               DFWATCH_PSEUDONYM_KEY=DEMO_PSEUDONYM_KEY, **DEMO_CREDENTIALS)
+    return env
+
+
+def run_demo(days: int = 30, out_dir: Path = Path("data/demo"), *, seed: int = DEMO_SEED,
+             on_day: Callable[[int, int, str], None] | None = None) -> Path:
+    """Crawl `days` simulated days into out_dir/dfwatch.db and write out_dir/report.html.
+
+    `on_day(day, exit_code, sim_now)` is told after each crawl (for progress display).
+    Raises RuntimeError when a crawl fails outright (exit 1 or 2) or hangs.
+    """
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    db_path = out_dir / "dfwatch.db"
+    for stale in (db_path, out_dir / "dfwatch.db-wal", out_dir / "dfwatch.db-shm"):
+        stale.unlink(missing_ok=True)  # the demo always starts from an empty database
+    db_url = f"sqlite:///{db_path}"
+    config_dir = out_dir / "config"
+    report_path = out_dir / "report.html"
+    with Simulation(demo_world(seed)) as sim:
+        write_config(config_dir, sim.world, sim.url, db_url)
+        log.info("demo start sim=%s days=%d from=%s out=%s", sim.url, days, sim.clock.iso(), out_dir)
+        for day in range(days):
+            started = time.monotonic()
+            # Arctic Shift history changes slowly: weekly, as the default schedule has it.
+            sources = DAILY_SOURCES + (("arctic_shift",) if day % 7 == 0 else ())
+            code = _run([*CLI, "crawl", "--only", ",".join(sources), "--config", str(config_dir)],
+                        crawl_env(sim, config_dir, db_url), f"crawl of simulated {sim.clock.iso()}")
+            log.info("demo day=%d sim_now=%s exit=%d seconds=%.1f requests=%d", day + 1, sim.clock.iso(), code,
+                     time.monotonic() - started, sim.stats.count())
+            if code not in (0, 4):  # 4: partial (some targets failed) is part of the story
+                raise RuntimeError(f"demo crawl of simulated {sim.clock.iso()} failed with exit code {code}")
+            if on_day is not None:
+                on_day(day + 1, code, sim.clock.iso())
+            if day + 1 < days:
+                sim.advance(days=1)
+        env = crawl_env(sim, config_dir, db_url)
+        code = _run([*CLI, "report", "--config", str(config_dir), "--since", f"{days}d", "--format", "html",
+                           "--out", str(report_path)], env, "report")
+        if code != 0:
+            raise RuntimeError(f"demo report failed with exit code {code}")
+        log.info("demo done report=%s requests=%d", report_path, sim.stats.count())
+    return report_path
+
+
+def _run(argv: list[str], env: dict[str, str], what: str) -> int:
+    """Run one dfwatch command to completion; its output goes to our log, not our stdout."""
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"demo {what} did not finish within {CRAWL_TIMEOUT} s") from None
+    for line in (proc.stdout + proc.stderr).splitlines()[-20:] if proc.returncode not in (0, 4) else ():
+        log.error("demo %s: %s", what, line)
+    return proc.returncode
