@@ -17,6 +17,7 @@ from crawler.config import Config
 def scrapy_settings(config: Config, overrides: Mapping[str, Any] | None = None) -> Settings:
     """The settings every dfwatch crawler starts from; `overrides` win over spiders' own."""
     limits = config.settings.rate_limits
+    pace = config.settings.spiders
     values: dict[str, Any] = {
         "BOT_NAME": "dfwatch",
         "USER_AGENT": config.user_agent("scrapy"),  # honest: name, version, contact
@@ -24,9 +25,9 @@ def scrapy_settings(config: Config, overrides: Mapping[str, Any] | None = None) 
         "COOKIES_ENABLED": False,  # no sessions, no tracking; also keeps tldextract unloaded
         "TELNETCONSOLE_ENABLED": False,
         "CONCURRENT_REQUESTS": 8,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
-        "DOWNLOAD_DELAY": 0.5,  # seconds between requests to one site (AutoThrottle's floor)
-        "AUTOTHROTTLE_ENABLED": True,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": pace.concurrent_per_domain,
+        "DOWNLOAD_DELAY": pace.download_delay,  # seconds between requests to one site (AutoThrottle's floor)
+        "AUTOTHROTTLE_ENABLED": pace.autothrottle,
         "AUTOTHROTTLE_START_DELAY": 1.0,  # seconds
         "AUTOTHROTTLE_MAX_DELAY": 60.0,  # seconds
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,  # requests in flight per site on average

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from crawler.errors import DfwatchError
 from crawler.sim.content import TOOL_NAMES
 from crawler.sim.server import Simulation
 from crawler.sim.world import World
@@ -35,11 +36,7 @@ DEMO_START = "2018-01-10"  # four weeks before the story's bans on 7 February 20
 DEMO_SEED = 2018
 CRAWL_TIMEOUT = 600  # seconds for one simulated day's crawl; a hung crawl stops the demo
 DEMO_PSEUDONYM_KEY = "dfwatch-demo-key-not-secret"  # demo data only: pseudonyms need some key
-# The config accepts a Mastodon instance as host[:port] only and the spider puts https:// in
-# front of it, so the simulation (plain http) cannot stand in for an instance yet; the demo
-# leaves Mastodon out until the config accepts an http:// instance URL.
-MASTODON_OVER_HTTP = False
-DAILY_SOURCES: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram")
+DAILY_SOURCES: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "mastodon")
 # Fake credentials: the simulation accepts any; the sources need some to run at all.
 DEMO_CREDENTIALS = {"REDDIT_CLIENT_ID": "demo-client", "REDDIT_CLIENT_SECRET": "demo-secret",
                     "X_BEARER_TOKEN": "demo-bearer"}
@@ -59,7 +56,9 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         "# Written by `dfwatch demo`: every endpoint is the local simulation.\n"
         f'[database]\nurl = "{db_url}"\n\n'
         '[crawler]\ncontact = "https://github.com/dfwatch/dfwatch (demo)"\nlock_wait_seconds = 5\n\n'
-        "[rate_limits]\nmax_retries = 2\nmax_wait_seconds = 30\nbackoff_seconds = 0.2\ntimeout_seconds = 10\n")
+        "[rate_limits]\nmax_retries = 2\nmax_wait_seconds = 30\nbackoff_seconds = 0.2\ntimeout_seconds = 10\n\n"
+        "# The simulation is local and keeps its own rate limits: no need to pace the spiders.\n"
+        "[spiders]\ndownload_delay = 0\nautothrottle = false\nconcurrent_per_domain = 4\n")
     banned_2018 = {"deepfakes", "FakeApp", "GIFFakes", "fakeapprequests"}
     subreddits: list[object] = []
     for e in world.of_kind("reddit", "subreddit"):
@@ -67,7 +66,7 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         if e.name in banned_2018:
             entry.update(content="counts", tags=["banned-2018"])
         subreddits.append(entry if len(entry) > 1 else e.name)
-    watchlist = {
+    watchlist: dict[str, object] = {
         "reddit": {"subreddits": subreddits},
         "x": {"accounts": world.names("x", "account"), "queries": world.names("x", "query")},
         "github": {"repos": world.names("github", "repo")},
@@ -75,8 +74,8 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         "telegram": {"channels": world.names("telegram", "channel")},
         "arctic_shift": {"subreddits": sorted(banned_2018)},
     }
-    if MASTODON_OVER_HTTP:
-        watchlist["mastodon"] = {"hashtags": [{"instance": sim_url, "tag": t} for t in world.names("mastodon", "hashtag")]}
+    # An instance may be an http(s) URL, so the simulation stands in for one.
+    watchlist["mastodon"] = {"hashtags": [{"instance": sim_url, "tag": t} for t in world.names("mastodon", "hashtag")]}
     (config_dir / "watchlist.yaml").write_text(
         "# Written by `dfwatch demo` from the simulated world.\n" + yaml.safe_dump(watchlist, sort_keys=False))
     repo_tools = Path(__file__).resolve().parents[2] / "config" / "tools.yaml"
@@ -101,7 +100,7 @@ def run_demo(days: int = 30, out_dir: Path = Path("data/demo"), *, seed: int = D
     """Crawl `days` simulated days into out_dir/dfwatch.db and write out_dir/report.html.
 
     `on_day(day, exit_code, sim_now)` is told after each crawl (for progress display).
-    Raises RuntimeError when a crawl fails outright (exit 1 or 2) or hangs.
+    Raises DfwatchError when a crawl fails outright (exit 1 or 2) or hangs.
     """
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +122,7 @@ def run_demo(days: int = 30, out_dir: Path = Path("data/demo"), *, seed: int = D
             log.info("demo day=%d sim_now=%s exit=%d seconds=%.1f requests=%d", day + 1, sim.clock.iso(), code,
                      time.monotonic() - started, sim.stats.count())
             if code not in (0, 4):  # 4: partial (some targets failed) is part of the story
-                raise RuntimeError(f"demo crawl of simulated {sim.clock.iso()} failed with exit code {code}")
+                raise DfwatchError(f"demo crawl of simulated {sim.clock.iso()} failed with exit code {code}")
             if on_day is not None:
                 on_day(day + 1, code, sim.clock.iso())
             if day + 1 < days:
@@ -132,7 +131,7 @@ def run_demo(days: int = 30, out_dir: Path = Path("data/demo"), *, seed: int = D
         code = _run([*CLI, "report", "--config", str(config_dir), "--since", f"{days}d", "--format", "html",
                            "--out", str(report_path)], env, "report")
         if code != 0:
-            raise RuntimeError(f"demo report failed with exit code {code}")
+            raise DfwatchError(f"demo report failed with exit code {code}")
         log.info("demo done report=%s requests=%d", report_path, sim.stats.count())
     return report_path
 
@@ -142,7 +141,7 @@ def _run(argv: list[str], env: dict[str, str], what: str) -> int:
     try:
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise RuntimeError(f"demo {what} did not finish within {CRAWL_TIMEOUT} s") from None
+        raise DfwatchError(f"demo {what} did not finish within {CRAWL_TIMEOUT} s") from None
     for line in (proc.stdout + proc.stderr).splitlines()[-20:] if proc.returncode not in (0, 4) else ():
         log.error("demo %s: %s", what, line)
     return proc.returncode
