@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from crawler.errors import SourceError
 from crawler.records import CommunityKey
 from crawler.sources import x_parse
 
@@ -99,7 +103,7 @@ def test_recorded_hourly_counts_have_no_whole_day_bucket_starting_mid_day():
 
 def test_search_result_becomes_a_post_with_permalink_link_and_counts():
     key = CommunityKey("x", "query", "tweepy")
-    posts = x_parse.parse_search({"data": fixture("search.json")["tweets"]}, key)
+    posts = x_parse.parse_search({"data": fixture("search.json")["tweets"]}, key).posts
     first = posts[0]
     assert first.external_id == "1578516068309794817"
     assert first.url == "https://x.com/i/web/status/1578516068309794817"
@@ -107,7 +111,7 @@ def test_search_result_becomes_a_post_with_permalink_link_and_counts():
     assert first.link_url == "https://github.com/tweepy/tweepy"  # the photo is not a link
     assert first.score == 5 and first.num_comments == 2
     assert first.created_at == datetime(2022, 10, 7, 22, 42, 12, tzinfo=UTC)
-    assert first.body.startswith("2022-10-07 22:42:12")
+    assert (first.body or "").startswith("2022-10-07 22:42:12")
     assert first.title is None
     assert posts[1].link_url is None
     assert posts[2].nsfw is True
@@ -115,11 +119,85 @@ def test_search_result_becomes_a_post_with_permalink_link_and_counts():
 
 def test_recorded_search_page_without_fields_still_parses_and_pages():
     body = json.loads((RECORDED / "tweets_search_recent.json").read_text())["response"]["body"]
-    posts = x_parse.parse_search(body, CommunityKey("x", "query", "Tweepy"))
-    assert len(posts) == 10
-    assert posts[0].created_at is None and posts[0].score is None
-    assert x_parse.next_token(body) == "b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul"
-    assert x_parse.next_token({"meta": {"result_count": 0}}) is None
+    page = x_parse.parse_search(body, CommunityKey("x", "query", "Tweepy"))
+    assert len(page.posts) == 10
+    assert page.posts[0].created_at is None and page.posts[0].score is None
+    assert page.next_token == "b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul"
+    assert page.newest_id == max(int(t["id"]) for t in body["data"])
+    assert page.oldest_id == min(int(t["id"]) for t in body["data"])
+
+
+def test_empty_search_page_has_no_posts_no_token_and_no_newest_id():
+    # X omits `data` when nothing matched (API v2 docs; no recording has an empty page).
+    page = x_parse.parse_search({"meta": {"result_count": 0}}, CommunityKey("x", "query", "q"))
+    assert (page.posts, page.next_token, page.newest_id) == ([], None, None)
+
+
+QUERY_KEY = CommunityKey("x", "query", "DeepFaceLab")
+GOOD_TWEET = {"id": "1578516068309794817", "text": "hello"}
+MALFORMED_SEARCH: dict[str, Any] = {
+    "data is a number": {"data": 5, "meta": {"result_count": 1}},
+    "data is a string": {"data": "1578516068309794817"},
+    "data is null": {"data": None},
+    "data is an object": {"data": GOOD_TWEET},
+    "an item is not an object": {"data": [GOOD_TWEET, "1578516068309794818"]},
+    "an item has no id": {"data": [GOOD_TWEET, {"text": "no id"}]},
+    "an id is not numeric": {"data": [{"id": "abc", "text": "x"}]},
+    "meta is a list": {"data": [GOOD_TWEET], "meta": ["next"]},
+    "next_token is a number": {"data": [GOOD_TWEET], "meta": {"next_token": 7}},
+    "the answer is a list": [GOOD_TWEET],
+}
+
+
+@pytest.mark.parametrize("body", list(MALFORMED_SEARCH.values()), ids=list(MALFORMED_SEARCH))
+def test_search_answer_of_another_shape_is_malformed_not_empty(body):
+    with pytest.raises(x_parse.MalformedAnswer, match="malformed answer"):
+        x_parse.parse_search(body, QUERY_KEY)
+
+
+def test_malformed_answer_is_a_source_error_naming_the_wrong_field():
+    with pytest.raises(x_parse.MalformedAnswer) as caught:
+        x_parse.parse_search({"data": 5}, QUERY_KEY)
+    assert isinstance(caught.value, SourceError)  # handled like any refused request: one target fails
+    assert str(caught.value) == "malformed answer: `data` is int, expected a list"
+
+
+MALFORMED_USERS: dict[str, Any] = {
+    "data is a number": {"data": 5},
+    "data is a string": {"data": "twitterdev"},
+    "a user is not an object": {"data": ["twitterdev"]},
+    "a user has no id": {"data": [{"username": "TwitterDev", "name": "Twitter Dev"}]},
+    "a user has no username": {"data": [{"id": "2244994945", "name": "Twitter Dev"}]},
+    "errors is an object": {"errors": {"value": "twitterdev"}},
+    "an error is not an object": {"errors": ["twitterdev"]},
+}
+
+
+@pytest.mark.parametrize("body", list(MALFORMED_USERS.values()), ids=list(MALFORMED_USERS))
+def test_users_answer_of_another_shape_is_malformed(body):
+    with pytest.raises(x_parse.MalformedAnswer):
+        x_parse.parse_users(body, [acct("twitterdev")], NOW)
+
+
+def test_users_answer_without_data_or_errors_mentions_nobody():
+    result = x_parse.parse_users({}, [acct("twitterdev")], NOW)
+    assert (result.observations, result.missing) == ([], ["twitterdev"])
+
+
+MALFORMED_COUNTS: dict[str, Any] = {
+    "data is a number": {"data": 5},
+    "data is a string": {"data": "48"},
+    "a bucket is not an object": {"data": [48]},
+    "a bucket has no count": {"data": [{"start": "2021-09-14T00:00:00.000Z", "end": "2021-09-15T00:00:00.000Z"}]},
+    "a count is text": {"data": [{"start": "2021-09-14T00:00:00.000Z", "tweet_count": "48"}]},
+    "a bucket has no start": {"data": [{"end": "2021-09-15T00:00:00.000Z", "tweet_count": 48}]},
+}
+
+
+@pytest.mark.parametrize("body", list(MALFORMED_COUNTS.values()), ids=list(MALFORMED_COUNTS))
+def test_counts_answer_of_another_shape_is_malformed_rather_than_a_gap(body):
+    with pytest.raises(x_parse.MalformedAnswer):
+        x_parse.parse_counts(body, QUERY_KEY)
 
 
 def test_problem_message_keeps_title_detail_and_reason():

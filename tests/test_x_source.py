@@ -16,6 +16,7 @@ from crawler.db.store import Store
 from crawler.enrich import Enricher
 from crawler.records import CommunityKey, Post
 from crawler.run import run_crawl
+from crawler.sources.x import search_state_key
 from tests.fakes.x import COUNTS, SEARCH, TOKEN, USERS_BY, FakeX, snowflake
 
 QUERY = "DeepFaceLab"
@@ -60,6 +61,11 @@ def rows(config: Any, sql: str, **params: Any) -> list[Any]:
 def status_of(config: Any, handle: str) -> tuple[str, str | None]:
     (row,) = rows(config, "select status, status_reason from communities where handle = :h", h=handle)
     return row[0], row[1]
+
+
+def cursors(config: Any) -> dict[str, str]:
+    """The X source's saved search cursors (`source_state`), by key."""
+    return dict(rows(config, "select key, value from source_state where source = 'x'"))
 
 
 def run_source(config: Any) -> Any:
@@ -220,7 +226,7 @@ def test_missing_token_skips_the_source_naming_x_bearer_token(x_config, fake, ca
 # --------------------------------------------------------------------------- queries
 
 
-def test_second_crawl_asks_only_for_posts_after_the_newest_stored(x_config, fake):
+def test_second_crawl_asks_only_for_posts_after_the_first_crawls_newest(x_config, fake):
     fake.add_tweets(QUERY, fake.make_tweets(30, start_id=FIRST_ID))
     config = x_config(queries=[QUERY])
 
@@ -231,6 +237,7 @@ def test_second_crawl_asks_only_for_posts_after_the_newest_stored(x_config, fake
     searches = [p for path, p in fake.log if path == SEARCH]
     assert "since_id" not in searches[0]  # the first crawl has no cursor
     assert searches[1]["since_id"] == str(FIRST_ID + 29)
+    assert cursors(config) == {f"search:{QUERY}": str(FIRST_ID + 104)}
     assert searches[1]["max_results"] == "100"
     posts = rows(config, "select p.external_id, p.url, p.author, p.body from posts p "
                          "join communities c on c.id = p.community_id where c.kind = 'query'")
@@ -240,15 +247,27 @@ def test_second_crawl_asks_only_for_posts_after_the_newest_stored(x_config, fake
     assert all(p.body is None for p in posts)  # metadata policy: no text
 
 
+def store_post(config: Any, external_id: int, when: datetime) -> None:
+    """A post stored by an earlier crawl (enriched as the run would)."""
+    engine = make_engine(config.database_url)
+    post = Post(CommunityKey("x", "query", QUERY), str(external_id), created_at=when)
+    Store(engine).write([Enricher(config)(post)], None)
+    engine.dispose()
+
+
+def save_cursor(config: Any, value: int) -> None:
+    engine = make_engine(config.database_url)
+    Store(engine).set_state("x", search_state_key(QUERY), str(value))
+    engine.dispose()
+
+
 def test_since_id_out_of_search_reach_is_dropped_instead_of_failing_the_query(x_config, fake):
     config = x_config(queries=[QUERY])
     run_crawl(config, only=["x"], sleep=Sleeps())
-    # The query's newest stored post is 10 days old (it has been quiet since).
+    # The query's cursor was saved 10 days ago (it has been quiet since).
     old_id = snowflake(datetime.now(UTC) - timedelta(days=10))
-    engine = make_engine(config.database_url)
-    post = Post(CommunityKey("x", "query", QUERY), str(old_id), created_at=datetime.now(UTC) - timedelta(days=10))
-    Store(engine).write([Enricher(config)(post)], None)
-    engine.dispose()
+    store_post(config, old_id, datetime.now(UTC) - timedelta(days=10))
+    save_cursor(config, old_id)
     fake.add_tweets(QUERY, fake.make_tweets(3, start_id=FIRST_ID))
 
     result = run_crawl(config, only=["x"], sleep=Sleeps())
@@ -257,6 +276,125 @@ def test_since_id_out_of_search_reach_is_dropped_instead_of_failing_the_query(x_
     searches = [p.get("since_id") for path, p in fake.log if path == SEARCH]
     assert searches == [None, str(old_id), None]  # refused with 400, asked again without
     assert rows(config, "select count(*) from posts") == [(4,)]
+    assert cursors(config) == {f"search:{QUERY}": str(FIRST_ID + 2)}
+
+
+def test_query_failing_mid_pagination_keeps_its_cursor_and_the_next_crawl_fetches_the_older_pages(
+    x_config, fake, db_url
+):
+    fake.add_tweets(QUERY, fake.make_tweets(30, start_id=FIRST_ID))
+    config = x_config(queries=[QUERY], settings="[rate_limits]\nmax_retries = 0\n", db_url=db_url)
+    run_crawl(config, only=["x"], sleep=Sleeps())
+    fake.add_tweets(QUERY, fake.make_tweets(250, start_id=FIRST_ID + 100))
+    fake.fail(SEARCH, 503, after=1)  # the first page answers, the second does not
+
+    failed = run_crawl(config, only=["x"], sleep=Sleeps())
+
+    assert failed.status == "partial"
+    assert rows(config, "select count(*) from posts") == [(130,)]  # the newest page was stored
+    assert cursors(config) == {f"search:{QUERY}": str(FIRST_ID + 29)}  # not moved past the gap
+
+    resumed = run_crawl(config, only=["x"], sleep=Sleeps())
+
+    assert resumed.status == "ok"
+    searches = [p for path, p in fake.log if path == SEARCH]
+    assert searches[-3]["since_id"] == str(FIRST_ID + 29) and "next_token" not in searches[-3]
+    assert rows(config, "select count(*), count(distinct external_id) from posts") == [(280, 280)]
+    assert cursors(config) == {f"search:{QUERY}": str(FIRST_ID + 349)}
+
+
+def test_posts_stored_without_a_cursor_are_fetched_again_over_the_whole_window(x_config, fake):
+    config = x_config(queries=[QUERY])
+    run_crawl(config, only=["x"], sleep=Sleeps())  # nothing found yet: no cursor saved
+    assert cursors(config) == {}
+    # A store from before cursors were kept, or a crawl killed before its first checkpoint:
+    # the newest post is stored, nothing says the older ones are.
+    tweets = fake.make_tweets(150, start_id=FIRST_ID)
+    fake.add_tweets(QUERY, tweets)
+    store_post(config, FIRST_ID + 149, datetime.now(UTC))
+
+    run_crawl(config, only=["x"], sleep=Sleeps())
+
+    last = [p for path, p in fake.log if path == SEARCH][1:]
+    assert len(last) == 2 and all("since_id" not in p for p in last)  # the whole recent window
+    assert rows(config, "select count(*), count(distinct external_id) from posts") == [(150, 150)]
+    assert cursors(config) == {f"search:{QUERY}": str(FIRST_ID + 149)}
+
+
+def test_page_bound_moves_the_cursor_to_the_newest_post_and_warns_about_the_gap(x_config, fake, caplog):
+    fake.add_tweets(QUERY, fake.make_tweets(30, start_id=FIRST_ID))
+    config = x_config(queries=[QUERY], settings="[x]\nmax_pages = 2\n")
+    run_crawl(config, only=["x"], sleep=Sleeps())
+    fake.add_tweets(QUERY, fake.make_tweets(450, start_id=FIRST_ID + 1000))
+
+    with caplog.at_level(logging.WARNING, logger="dfwatch.source.x"):
+        run_crawl(config, only=["x"], sleep=Sleeps())
+
+    # Kept at the old cursor, every later crawl would fetch these same two pages again.
+    assert cursors(config) == {f"search:{QUERY}": str(FIRST_ID + 1449)}
+    (warning,) = [r.getMessage() for r in caplog.records if "max_pages" in r.getMessage()]
+    assert f"since_id={FIRST_ID + 29} and id {FIRST_ID + 1250} are not fetched" in warning
+    assert rows(config, "select count(*) from posts") == [(230,)]
+
+
+def test_long_query_cursor_key_fits_the_state_column():
+    assert search_state_key(QUERY) == "search:DeepFaceLab"
+    long_key = search_state_key("deepfake OR " * 60)
+    assert long_key.startswith("search:sha256:") and len(long_key) <= 512
+
+
+def test_malformed_search_answer_fails_its_query_keeps_no_cursor_and_the_next_query_runs(x_config, fake):
+    fake.add_tweets(QUERY, fake.make_tweets(3, start_id=FIRST_ID))
+    fake.add_tweets("#deepfakes", fake.make_tweets(4, start_id=FIRST_ID + 10))
+    fake.fail(SEARCH, 200, body={"data": str(FIRST_ID)})  # used to read as "no posts"
+    config = x_config(queries=[QUERY, "#deepfakes"])
+
+    result = run_crawl(config, only=["x"], sleep=Sleeps())
+
+    assert result.status == "partial"
+    row = run_source(config)
+    assert row.error_summary == f"x search {QUERY!r}: malformed answer: `data` is str, expected a list"
+    assert rows(config, "select count(*) from posts") == [(4,)]
+    assert cursors(config) == {"search:#deepfakes": str(FIRST_ID + 13)}
+
+
+def test_search_answer_cut_short_is_a_malformed_answer_of_its_query(x_config, fake):
+    fake.add_tweets(QUERY, fake.make_tweets(3, start_id=FIRST_ID))
+    fake.fail(SEARCH, 200, body=b'{"data": [{"id": "1", "text": "Deep')
+    config = x_config(queries=[QUERY])
+
+    result = run_crawl(config, only=["x"], sleep=Sleeps())
+
+    assert result.status == "partial"
+    assert run_source(config).error_summary == f"x search {QUERY!r}: malformed answer: not JSON"
+    assert rows(config, "select count(*) from posts") == [(0,)]
+    assert cursors(config) == {}
+
+
+def test_malformed_users_answer_fails_its_batch_and_the_queries_still_run(x_config, fake):
+    fake.fail(USERS_BY, 200, body={"data": 5})
+    fake.add_tweets(QUERY, fake.make_tweets(3, start_id=FIRST_ID))
+    config = x_config(accounts=["TwitterDev"], queries=[QUERY])
+
+    result = run_crawl(config, only=["x"], sleep=Sleeps())
+
+    assert result.status == "partial"
+    assert run_source(config).error_summary == "x accounts TwitterDev: malformed answer: `data` is int, expected a list"
+    assert status_of(config, "TwitterDev")[0] == "unknown"
+    assert rows(config, "select count(*) from posts") == [(3,)]
+
+
+def test_malformed_counts_answer_fails_that_querys_counts_only(x_config, fake):
+    fake.fail(COUNTS, 200, body={"data": [{"start": "2024-05-01T00:00:00.000Z"}]})
+    config = x_config(queries=[QUERY, "#deepfakes"])
+
+    result = run_crawl(config, only=["x"], sleep=Sleeps())
+
+    assert result.status == "partial"
+    assert run_source(config).error_summary.startswith(f"x counts {QUERY!r}: malformed answer:")
+    counted = rows(config, "select distinct c.handle from metrics m join communities c on c.id = m.community_id "
+                           "where m.metric = 'posts_per_day'")
+    assert counted == [("#deepfakes",)]
 
 
 def test_search_pages_are_bounded_by_max_pages(x_config, fake):

@@ -5,8 +5,9 @@ for that endpoint only; the rest of X still runs and the run becomes partial):
 
 * accounts: `/2/users/by`, 100 usernames a request -> status and public metrics;
 * query volume: `/2/tweets/counts/recent?granularity=day` -> `posts_per_day`;
-* query posts: `/2/tweets/search/recent` from the newest stored post (`since_id`), a bounded
-  number of pages.
+* query posts: `/2/tweets/search/recent` from the query's saved cursor (`since_id`), a bounded
+  number of pages. The cursor lives in `source_state` (`search:<query>`) and moves only once a
+  query's pagination is done, through `ctx.checkpoint`, which stores the posts first.
 
 tweepy's host is fixed (`https://api.twitter.com` inside `BaseClient.request`), so a requests
 adapter mounted on `client.session` rewrites it to `config.endpoint("x")` and counts every
@@ -16,6 +17,7 @@ without a reset header; rate limits and 5xx are retried here, bounded.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +41,8 @@ USERS_PER_REQUEST = 100  # /2/users/by accepts at most 100 usernames
 SEARCH_PAGE_SIZE = 100  # /2/tweets/search/recent: 10 default, 100 max
 USER_FIELDS = ["public_metrics", "created_at", "protected"]
 TWEET_FIELDS = ["created_at", "public_metrics", "author_id", "possibly_sensitive", "entities"]
+
+STATE_KEY_MAX = 512  # source_state.key is a String(512)
 
 # Part names used in run_sources.error_summary ("x search: HTTP 403 ...").
 PART_ACCOUNTS = "x accounts"
@@ -151,10 +155,13 @@ class XApi:
             raise InvalidRequest(_problem(exc), target=target) from None
         except tweepy.HTTPException as exc:
             raise SourceError(_problem(exc), target=target) from None
+        except requests.JSONDecodeError:  # a 200 whose body is not JSON (cut short, an HTML page)
+            raise x_parse.MalformedAnswer("malformed answer: not JSON", target=target) from None
         except requests.RequestException as exc:
             raise SourceError(f"request failed: {type(exc).__name__}", target=target) from None
         if not isinstance(result, dict):
-            raise SourceError("answer is not a JSON object", target=target)
+            raise x_parse.MalformedAnswer(
+                f"malformed answer: expected a JSON object, got {type(result).__name__}", target=target)
         return result
 
     def users(self, handles: Sequence[str]) -> dict[str, Any]:
@@ -172,6 +179,18 @@ class XApi:
         if token:
             params["next_token"] = token
         return self.call(f"x search {query!r}", lambda: self.client.search_recent_tweets(query, **params))
+
+
+def search_state_key(query: str) -> str:
+    """The `source_state` key of a query's search cursor: `search:<query>`.
+
+    The query is kept verbatim (operators such as OR are case-sensitive, so two spellings are
+    two queries); one too long for the key column is replaced by its SHA-256.
+    """
+    key = f"search:{query}"
+    if len(key) <= STATE_KEY_MAX:
+        return key
+    return "search:sha256:" + hashlib.sha256(query.encode()).hexdigest()
 
 
 def counts_start(now: datetime, days: int) -> datetime:
@@ -213,17 +232,16 @@ class XSource(Source):
         keys = [t.key for t in targets]
         for i in range(0, len(keys), USERS_PER_REQUEST):
             batch = keys[i:i + USERS_PER_REQUEST]
+            span = batch[0].handle + (f"..{batch[-1].handle}" if len(batch) > 1 else "")
             try:
-                body = api.users([k.handle for k in batch])
+                result = x_parse.parse_users(api.users([k.handle for k in batch]), batch, utcnow())
             except AccessDenied as exc:
                 ctx.fail_target(PART_ACCOUNTS, _bare(exc))
                 return  # the plan has no access: the other batches would fail alike
-            except SourceError as exc:
-                span = batch[0].handle + (f"..{batch[-1].handle}" if len(batch) > 1 else "")
+            except SourceError as exc:  # MalformedAnswer among them: this batch only
                 ctx.fail_target(f"{PART_ACCOUNTS} {span}", _bare(exc))
                 continue
             self.succeeded += 1
-            result = x_parse.parse_users(body, batch, utcnow())
             for handle, detail in result.unexplained:
                 ctx.fail_target(f"x account {handle}", detail)
             if result.missing:
@@ -238,15 +256,15 @@ class XSource(Source):
             key = target.key
             if counts_ok:
                 try:
-                    body = api.counts(key.handle, start)
+                    points = x_parse.parse_counts(api.counts(key.handle, start), key)
                 except AccessDenied as exc:
                     ctx.fail_target(PART_COUNTS, _bare(exc))
                     counts_ok = False
-                except SourceError as exc:
+                except SourceError as exc:  # MalformedAnswer among them: this query only
                     ctx.fail_target(f"{PART_COUNTS} {key.handle!r}", _bare(exc))
                 else:
                     self.succeeded += 1
-                    yield from x_parse.parse_counts(body, key)
+                    yield from points
             if search_ok:
                 try:
                     yield from self._search(ctx, api, key)
@@ -257,33 +275,73 @@ class XSource(Source):
                     ctx.fail_target(f"{PART_SEARCH} {key.handle!r}", _bare(exc))
 
     def _search(self, ctx: SourceContext, api: XApi, key: CommunityKey) -> Iterator[Record]:
-        """Posts newer than the newest stored one, at most `x.max_pages` pages of 100."""
-        since_id = ctx.store.max_post_external_id(key)
+        """Posts newer than the query's cursor, at most `x.max_pages` pages of 100.
+
+        Pages come newest first, so the cursor is saved only after the pagination ended (the
+        last page, or the page bound): a crawl that dies halfway resumes from the previous
+        cursor and fetches the older pages again (the store's upserts absorb the repeats).
+        """
+        state_key = search_state_key(key.handle)
+        cursor = _cursor(ctx, state_key)
+        # No saved cursor: a first crawl, a store from before cursors were kept, or a crawl that
+        # died before its first checkpoint. The newest stored post is no substitute: nothing
+        # tells whether the pages older than it were ever stored (that is the crash this
+        # cursor exists for). So the whole recent window is fetched again, bounded by max_pages.
+        since_id = str(cursor) if cursor is not None else None
+        if since_id is None:
+            ctx.log.info("source=x target=%r no saved search cursor; fetching the recent window", key.handle)
         max_pages = ctx.config.settings.x.max_pages
         token: str | None = None
+        newest: int | None = None
+        oldest: int | None = None
         for page in range(1, max_pages + 1):
             try:
                 body = api.search(key.handle, since_id, token)
             except InvalidRequest as exc:
                 if not (since_id and page == 1 and "since_id" in str(exc)):
                     raise
-                # A query quiet for more than 7 days: its newest stored post is older than
-                # recent search reaches, and X refuses such a since_id. Everything search can
-                # still return is newer, so asking without it loses nothing.
+                # A query quiet for more than 7 days: its cursor is older than recent search
+                # reaches, and X refuses such a since_id. Everything search can still return is
+                # newer, so asking without it loses nothing.
                 ctx.log.info("source=x target=%r since_id=%s out of reach; searching without it",
                              key.handle, since_id)
                 since_id = None
                 body = api.search(key.handle, None, None)
+            result = x_parse.parse_search(body, key)
             self.succeeded += 1
-            yield from x_parse.parse_search(body, key)
-            token = x_parse.next_token(body)
+            yield from result.posts
+            newest = _max(newest, result.newest_id)
+            oldest = result.oldest_id if result.oldest_id is not None else oldest
+            token = result.next_token
             if token is None:
-                return
-            if page == max_pages:
-                # The next crawl starts from the newest stored post, so what lies between is
-                # not fetched later either; raise x.max_pages if this shows up often.
-                ctx.log.warning("source=x target=%r stopped after max_pages=%d; older posts not fetched",
-                                key.handle, max_pages)
+                break
+        else:
+            # The page bound cut the pagination short. The cursor still moves to the newest
+            # post: keeping the old one would make every later crawl fetch the same newest
+            # max_pages pages and never get past them. The price is the gap: posts between
+            # since_id and the oldest fetched one are fetched neither now nor later. How many
+            # pages it holds is unknown without fetching them; raise x.max_pages if this shows.
+            ctx.log.warning(
+                "source=x target=%r stopped after max_pages=%d with more pages left; posts between "
+                "since_id=%s and id %s are not fetched (cursor moves to %s)",
+                key.handle, max_pages, since_id or "(window start)", oldest, newest)
+        if newest is not None and (cursor is None or newest > cursor):
+            ctx.checkpoint(state_key, str(newest))  # stores the posts yielded above, then the cursor
+
+
+def _cursor(ctx: SourceContext, state_key: str) -> int | None:
+    """The saved search cursor as a number; an unreadable one counts as none (full window)."""
+    value = ctx.store.get_state(XSource.name, state_key)
+    if value is None:
+        return None
+    if not value.isdigit():
+        ctx.log.warning("source=x state=%r holds %r, not a post id; ignoring it", state_key, value)
+        return None
+    return int(value)
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _bare(exc: SourceError) -> str:
@@ -293,4 +351,4 @@ def _bare(exc: SourceError) -> str:
     return text[len(prefix):] if prefix and text.startswith(prefix) else text
 
 
-__all__ = ["RedirectAdapter", "XApi", "XSource", "classify", "counts_start", "reset_wait"]
+__all__ = ["RedirectAdapter", "XApi", "XSource", "classify", "counts_start", "reset_wait", "search_state_key"]

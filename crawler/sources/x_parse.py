@@ -11,6 +11,12 @@ tested without a server. Shapes follow the X API v2 documentation and the record
 * `/2/tweets/counts/recent` answers `data: [{start, end, tweet_count}]`; the first bucket
   starts wherever the window starts (mid-day), the last ends now.
 * `/2/tweets/search/recent` answers `data` (newest first) and `meta.next_token`.
+
+Every parser checks the shape it walks and raises `MalformedAnswer` on another one (`data`
+not a list, an entry not an object, a post or user without its id): the caller fails that one
+request's target and goes on, instead of a TypeError stopping all of X or a wrong shape
+silently reading as "nothing there". An absent `data` is a valid empty answer (X omits it when
+nothing matched).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from crawler.errors import SourceError
 from crawler.records import CommunityKey, CommunityObservation, MetricPoint, Post
 
 SOURCE = "x_api"
@@ -33,6 +40,37 @@ USER_METRICS: dict[str, str] = {
     "following_count": "following",
     "listed_count": "listed",
 }
+
+
+class MalformedAnswer(SourceError):
+    """An answer that is JSON but not the shape X documents; fails one request's target."""
+
+
+def _describe(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _entries(body: Any, field: str) -> list[Mapping[str, Any]]:
+    """`body[field]` as a list of objects; absent means empty; any other shape is malformed."""
+    if not isinstance(body, Mapping):
+        raise MalformedAnswer(f"malformed answer: expected a JSON object, got {_describe(body)}")
+    if field not in body:
+        return []
+    items = body[field]
+    if not isinstance(items, list):
+        raise MalformedAnswer(f"malformed answer: `{field}` is {_describe(items)}, expected a list")
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise MalformedAnswer(f"malformed answer: `{field}[{i}]` is {_describe(item)}, expected an object")
+    return items
+
+
+def _numeric_id(value: Any) -> str | None:
+    """A snowflake id as its decimal string (X sends strings), or None if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    return text if text.isdigit() else None
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -104,27 +142,30 @@ def user_observation(key: CommunityKey, user: Mapping[str, Any], observed_at: da
     )
 
 
-def parse_users(body: Mapping[str, Any], keys: Sequence[CommunityKey], observed_at: datetime) -> UsersResult:
+def parse_users(body: Any, keys: Sequence[CommunityKey], observed_at: datetime) -> UsersResult:
     """Turn one `/2/users/by` answer into observations of the requested account `keys`.
 
-    Matching is case-insensitive (X handles are); the watchlist's spelling is kept.
+    Matching is case-insensitive (X handles are); the watchlist's spelling is kept. Raises
+    MalformedAnswer when `data` or `errors` is not a list of objects or a user lacks its id or
+    username (X always sends both).
     """
+    users = _entries(body, "data")
+    errors = _entries(body, "errors")
+    for i, user in enumerate(users):
+        if _numeric_id(user.get("id")) is None or not isinstance(user.get("username"), str):
+            raise MalformedAnswer(f"malformed answer: `data[{i}]` has no id or username")
     by_handle = {k.handle.lower(): k for k in keys}
     seen: set[str] = set()
     observations: list[CommunityObservation] = []
     unexplained: list[tuple[str, str]] = []
-    for user in body.get("data") or ():
-        if not isinstance(user, Mapping):
-            continue
-        handle = str(user.get("username") or "").lower()
+    for user in users:
+        handle = str(user["username"]).lower()
         key = by_handle.get(handle)
         if key is None or handle in seen:
             continue
         seen.add(handle)
         observations.append(user_observation(key, user, observed_at))
-    for error in body.get("errors") or ():
-        if not isinstance(error, Mapping):
-            continue
+    for error in errors:
         name = _error_handle(error)
         key = by_handle.get(name.lower()) if name else None
         if key is None or key.handle.lower() in seen:
@@ -150,21 +191,20 @@ def is_day_start(dt: datetime) -> bool:
     return (dt.hour, dt.minute, dt.second, dt.microsecond) == (0, 0, 0, 0)
 
 
-def parse_counts(body: Mapping[str, Any], key: CommunityKey) -> list[MetricPoint]:
+def parse_counts(body: Any, key: CommunityKey) -> list[MetricPoint]:
     """Daily buckets of `/2/tweets/counts/recent` as `posts_per_day`, observed at their start.
 
     A bucket that does not start at midnight UTC covers part of a day only (the window's
     first bucket) and is dropped: stored, it would read as a quiet day. The last bucket (today,
-    still filling) is kept; crawling again updates the same (day, metric) row.
+    still filling) is kept; crawling again updates the same (day, metric) row. A bucket without
+    a readable start or count makes the answer malformed: skipping it would store a gap.
     """
     points: list[MetricPoint] = []
-    for bucket in body.get("data") or ():
-        if not isinstance(bucket, Mapping):
-            continue
+    for i, bucket in enumerate(_entries(body, "data")):
         start = parse_time(bucket.get("start"))
         count = bucket.get("tweet_count")
         if start is None or not isinstance(count, int) or isinstance(count, bool):
-            continue
+            raise MalformedAnswer(f"malformed answer: `data[{i}]` has no readable start or tweet_count")
         if not is_day_start(start):
             continue
         points.append(MetricPoint(key=key, metric="posts_per_day", value=float(count),
@@ -193,22 +233,22 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def tweet_post(key: CommunityKey, tweet: Mapping[str, Any]) -> Post | None:
-    """One search result as a raw Post under the query's community (None without an id).
+def tweet_post(key: CommunityKey, tweet: Mapping[str, Any]) -> Post:
+    """One search result as a raw Post under the query's community.
 
     The text goes to `body` (a tweet has no title), so the default `metadata` policy keeps
     only its tool mentions; `author` is the author id, pseudonymised by the enricher.
     """
-    tid = tweet.get("id")
-    if not isinstance(tid, str | int) or not str(tid).isdigit():
-        return None
+    tid = _numeric_id(tweet.get("id"))
+    if tid is None:
+        raise MalformedAnswer(f"malformed answer: a post without a numeric id ({tweet.get('id')!r})")
     raw_metrics = tweet.get("public_metrics")
     metrics: Mapping[str, Any] = raw_metrics if isinstance(raw_metrics, Mapping) else {}
     sensitive = tweet.get("possibly_sensitive")
     author = tweet.get("author_id")
     return Post(
         key=key,
-        external_id=str(tid),
+        external_id=tid,
         created_at=parse_time(tweet.get("created_at")),
         author=str(author) if author is not None else None,
         body=tweet.get("text") if isinstance(tweet.get("text"), str) else None,
@@ -220,16 +260,40 @@ def tweet_post(key: CommunityKey, tweet: Mapping[str, Any]) -> Post | None:
     )
 
 
-def parse_search(body: Mapping[str, Any], key: CommunityKey) -> list[Post]:
-    """The posts of one `/2/tweets/search/recent` page."""
-    posts = (tweet_post(key, t) for t in body.get("data") or () if isinstance(t, Mapping))
-    return [p for p in posts if p is not None]
+@dataclass(frozen=True)
+class SearchPage:
+    """One `/2/tweets/search/recent` page: its posts and the token of the next page."""
+
+    posts: list[Post]
+    next_token: str | None
+
+    @property
+    def newest_id(self) -> int | None:
+        """The largest post id on the page (ids are numeric; compared as numbers)."""
+        return max((int(p.external_id) for p in self.posts), default=None)
+
+    @property
+    def oldest_id(self) -> int | None:
+        return min((int(p.external_id) for p in self.posts), default=None)
 
 
-def next_token(body: Mapping[str, Any]) -> str | None:
+def parse_search(body: Any, key: CommunityKey) -> SearchPage:
+    """The posts of one `/2/tweets/search/recent` page and `meta.next_token`.
+
+    Raises MalformedAnswer when `data` is not a list of objects, a post has no numeric id, or
+    `meta` (or its next_token) has another shape: a page that cannot be read must not end the
+    pagination as if it were the last one.
+    """
+    posts = [tweet_post(key, t) for t in _entries(body, "data")]
     meta = body.get("meta")
-    token = meta.get("next_token") if isinstance(meta, Mapping) else None
-    return token if isinstance(token, str) and token else None
+    if meta is None:
+        return SearchPage(posts, None)
+    if not isinstance(meta, Mapping):
+        raise MalformedAnswer(f"malformed answer: `meta` is {_describe(meta)}, expected an object")
+    token = meta.get("next_token")
+    if token is not None and not isinstance(token, str):
+        raise MalformedAnswer(f"malformed answer: `meta.next_token` is {_describe(token)}, expected a string")
+    return SearchPage(posts, token or None)
 
 
 # --------------------------------------------------------------------------- problems

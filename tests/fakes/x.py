@@ -11,7 +11,8 @@ Answers the three endpoints the X source uses, in the shapes of the recordings i
   paged with an opaque next_token.
 
 Every answer carries x-rate-limit-* headers and a `Date`. Faults are scripted per path:
-`fake.fail("/2/tweets/search/recent", 403)`, a 429 with or without a reset header, 503.
+`fake.fail("/2/tweets/search/recent", 403)`, a 429 with or without a reset header, 503, a
+200 with a scripted body; `after=n` lets n requests pass first (e.g. fail the second page).
 `fake.requests` counts requests per path; `fake.log` keeps (path, params) in order.
 """
 
@@ -64,6 +65,7 @@ class Fault:
     times: int = 1
     reset_in: int | None = None  # 429: seconds until x-rate-limit-reset; None: no header
     body: Any = None
+    after: int = 0  # requests to let through before the fault starts
 
 
 @dataclass
@@ -136,10 +138,10 @@ class FakeX:
         ]
 
     def fail(self, path: str, status: int, *, times: int = 1, reset_in: int | None = None,
-             body: Any = None) -> None:
-        """The next `times` requests to `path` answer `status` (429, 401, 403, 503, ...)."""
+             body: Any = None, after: int = 0) -> None:
+        """After `after` more requests, the next `times` requests to `path` answer `status`."""
         with self.lock:
-            self.state.faults.setdefault(path, deque()).append(Fault(status, times, reset_in, body))
+            self.state.faults.setdefault(path, deque()).append(Fault(status, times, reset_in, body, after))
 
     @property
     def requests(self) -> Counter[str]:
@@ -175,6 +177,9 @@ class FakeX:
             if not queue:
                 return None
             fault = queue[0]
+            if fault.after > 0:
+                fault.after -= 1
+                return None
             fault.times -= 1
             if fault.times <= 0:
                 queue.popleft()
@@ -330,7 +335,7 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
             self.reply(fault.status, body, headers, now)
 
         def reply(self, status: int, body: Any, headers: dict[str, str], now: float) -> None:
-            raw = json.dumps(body).encode()
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode()  # bytes: sent as is
             self.send_response_only(status)
             # Date from the same instant as x-rate-limit-reset, as one server clock would.
             self.send_header("Date", formatdate(int(now), usegmt=True))
