@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crawler.errors import StoreError
+from crawler.records import utcnow
 from crawler.report import queries
 from crawler.report.since import format_since
 
@@ -73,7 +74,7 @@ def build_report(
     is used, so a report for a past date reads as it would have then. `handles` holds
     normalised community keys (platform, kind, lower(handle)), e.g. from a watchlist tag.
     """
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = (now or utcnow()).astimezone(UTC)
     start = now - since
     weeks = max(MIN_CHART_WEEKS, math.ceil(since / timedelta(weeks=1)))
     try:
