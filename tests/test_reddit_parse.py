@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from crawler.records import CommunityKey
-from crawler.sources.reddit import ListingState, _is_new
+from crawler.sources.reddit import ListingState
 from crawler.sources.reddit_parse import (
     MalformedAnswer,
     chunks,
@@ -215,25 +215,32 @@ def test_chunks_of_one_hundred() -> None:
     assert [len(c) for c in chunks([str(i) for i in range(250)], 100)] == [100, 100, 50]
 
 
-def test_a_post_is_new_when_newer_than_the_stored_cursor() -> None:
-    cursor = ("abc", NOW)
-    lookback = NOW - timedelta(days=7)
-    assert _is_new("new", NOW + timedelta(seconds=1), cursor, lookback)
-    assert not _is_new("abc", NOW, cursor, lookback)
-    assert _is_new("same_second", NOW, cursor, lookback)
-    assert not _is_new("older", NOW - timedelta(hours=1), cursor, lookback)
-    # first crawl: the lookback window bounds it
-    assert _is_new("recent", NOW - timedelta(days=6), None, lookback)
-    assert not _is_new("ancient", NOW - timedelta(days=8), None, lookback)
-
-
 def test_listing_state_counts_only_while_the_store_agrees() -> None:
-    value = ListingState.dump(NOW, {"alpha": "p9", "beta": None})
+    value = ListingState.dump(NOW, {"alpha": ("p9", NOW), "beta": None})
 
     assert ListingState.read(value, {"alpha": ("p9", NOW), "beta": None}) == NOW
-    # the posts that listing saw never reached the store: fall back to the cursors
-    assert ListingState.read(value, {"alpha": ("p8", NOW), "beta": None}) is None
+    # rows lost after the state was saved (posts restored from an older backup): ignore it
+    assert ListingState.read(value, {"alpha": ("p8", NOW - timedelta(hours=2)), "beta": None}) is None
+    assert ListingState.read(value, {"alpha": None, "beta": None}) is None
+    # a post the state knew nothing of is stored for beta
+    assert ListingState.read(value, {"alpha": ("p9", NOW), "beta": ("q1", NOW)}) is None
     # another group of names
     assert ListingState.read(value, {"alpha": ("p9", NOW)}) is None
     assert ListingState.read("not json", {"alpha": None}) is None
+    assert ListingState.read('{"listed_at": "yesterday", "newest": {}}', {}) is None
     assert ListingState.key(["b", "a"]) == ListingState.key(["a", "b"])
+
+
+def test_listing_state_agrees_when_the_store_breaks_a_same_second_tie_otherwise() -> None:
+    value = ListingState.dump(NOW, {"alpha": ("p9", NOW)})
+
+    # two posts created in the same second: the store may call the other one its newest
+    assert ListingState.read(value, {"alpha": ("p8", NOW)}) == NOW
+    assert ListingState.read(value, {"alpha": ("p8", NOW - timedelta(seconds=1))}) is None
+
+
+def test_listing_state_of_the_earlier_format_is_compared_by_id() -> None:
+    value = '{"listed_at": "2018-01-24T12:00:00+00:00", "newest": {"alpha": "p9", "beta": null}}'
+
+    assert ListingState.read(value, {"alpha": ("p9", NOW), "beta": None}) == datetime(2018, 1, 24, 12, tzinfo=UTC)
+    assert ListingState.read(value, {"alpha": ("p8", NOW), "beta": None}) is None

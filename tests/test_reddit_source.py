@@ -312,6 +312,111 @@ def test_a_dormant_subreddit_does_not_make_the_group_page_back(fake: FakeReddit,
     assert [r[0] for r in rows(config, "select title from posts where run_id = :r", r=second.run_id)] == ["today"]
 
 
+def listing_states(config: Any) -> int:
+    return rows(config, "select count(*) from source_state where source = 'reddit' and key like 'listing:%'")[0][0]
+
+
+def stored_ids(config: Any) -> list[str]:
+    return [r[0] for r in rows(config, "select external_id from posts where platform = 'reddit'")]
+
+
+def test_a_listing_cut_off_after_its_first_page_is_fetched_whole_by_the_next_crawl(
+    fake: FakeReddit, reddit_config: Any, db_url: str
+) -> None:
+    now = time.time()
+    fake.add_subreddit("Alpha")
+    fake.add_subreddit("Beta")
+    served = {fake.add_post("Alpha" if i % 2 else "Beta", now - 600 - i * 1200)["id"] for i in range(250)}
+    fake.script("/r/", Fault.server_error(503), match="after=", repeat=True)  # page 2 never comes
+    config = reddit_config(["Alpha", "Beta"], db_url=db_url)
+
+    first = crawl(config)
+    assert first.exit_code == 4
+    assert len(stored_ids(config)) == 100  # the newest page: newer than every post still missing
+    assert listing_states(config) == 0  # an incomplete listing records nothing
+
+    fake.rules.clear()
+    fake.reset_counts()
+    second = crawl(config)
+
+    assert second.exit_code == 0
+    # paged back to the lookback window, not to the newest stored post
+    assert fake.counts["listing"] == 3
+    assert sorted(stored_ids(config)) == sorted(served)  # every post, each once
+    assert listing_states(config) == 1
+
+    today = fake.add_post("Alpha", now + 60, title="today")
+    fake.reset_counts()
+    third = crawl(config)
+
+    assert fake.counts["listing"] == 1  # the complete listing is known again: a quiet day is one page
+    assert [r[0] for r in rows(config, "select external_id from posts where run_id = :r", r=third.run_id)] == [
+        today["id"]]
+
+
+def test_a_crawl_stopped_at_max_pages_is_completed_by_the_next_crawl(fake: FakeReddit, reddit_config: Any) -> None:
+    now = time.time()
+    fake.add_subreddit("Alpha")
+    served = {fake.add_post("Alpha", now - 600 - i * 1200)["id"] for i in range(250)}
+    capped = reddit_config(["Alpha"], settings="[reddit]\nmax_pages = 1\n")
+
+    assert crawl(capped).exit_code == 0
+    assert len(stored_ids(capped)) == 100
+
+    fake.reset_counts()
+    assert crawl(reddit_config(["Alpha"])).exit_code == 0
+
+    assert fake.counts["listing"] == 3
+    assert sorted(stored_ids(capped)) == sorted(served)
+
+
+def test_posts_lost_from_the_store_after_a_complete_listing_are_fetched_again(
+    fake: FakeReddit, reddit_config: Any
+) -> None:
+    now = time.time()
+    fake.add_subreddit("Alpha")
+    served = {fake.add_post("Alpha", now - 600 - i * 1200)["id"] for i in range(250)}  # three pages
+    config = reddit_config(["Alpha"])
+    crawl(config)
+    assert listing_states(config) == 1
+    # The posts table restored from an older backup while source_state was kept: the newest
+    # 150 posts (a page and a half) are gone, and the state still says they were listed.
+    eng = create_engine(config.database_url)
+    with eng.begin() as conn:
+        lost = [r[0] for r in conn.execute(text("select id from posts order by created_at desc limit 150"))]
+        for chunk in (lost[:75], lost[75:]):
+            ids = ",".join(str(int(i)) for i in chunk)
+            conn.execute(text(f"delete from mentions where post_id in ({ids})"))  # noqa: S608 (integers)
+            conn.execute(text(f"delete from posts where id in ({ids})"))  # noqa: S608 (integers)
+    eng.dispose()
+    assert len(stored_ids(config)) == 100
+
+    fake.reset_counts()
+    crawl(config)
+
+    # the store's newest post is not the one the state recorded: the state is ignored and
+    # the whole window read again (trusting it would have read one page and lost 50 posts)
+    assert fake.counts["listing"] == 3
+    assert sorted(stored_ids(config)) == sorted(served)
+
+
+def test_a_post_surfacing_late_in_new_is_still_stored(fake: FakeReddit, reddit_config: Any) -> None:
+    now = time.time()
+    fake.add_subreddit("Alpha")
+    fake.add_post("Alpha", now - 60, title="newest at the first crawl")
+    fake.add_post("Alpha", now - 7200, title="older")
+    config = reddit_config(["Alpha"])
+    crawl(config)
+
+    # created before the newest stored post, shown in /new only now (spam filter, approval)
+    fake.add_post("Alpha", now - 1200, title="approved late")
+    fake.reset_counts()
+    crawl(config)
+
+    assert fake.counts["listing"] == 1
+    assert [p[1] for p in posts_of(config, "Alpha")] == ["older", "approved late", "newest at the first crawl"]
+
+
 def test_combined_listing_is_split_when_reddit_refuses_it(fake: FakeReddit, reddit_config: Any) -> None:
     now = time.time()
     for name in ("Alpha", "Beta", "Gamma", "Delta"):

@@ -7,8 +7,10 @@ Request plan of one crawl (application-only OAuth, read-only):
 3. `/r/NAME/about` only for names missing from that answer (banned, private, quarantined,
    unknown: the error body names the cause);
 4. `/r/a+b+.../new?limit=100`: 100 readable subreddits a listing, paged with `after` back
-   to what the previous complete listing of the group saw (else to the newest stored posts),
-   never past the lookback window; so a quiet day costs one page per 100 subreddits;
+   to what the previous complete listing of the group saw, else to the lookback window
+   (at most `max_pages` either way); so a quiet day costs one page per 100 subreddits.
+   The listing's state is saved through `SourceContext.checkpoint`, after its posts are
+   stored, so a crawl that dies part-way leaves no state and the next one pages back again;
 5. the compliance sweep: `/api/info/?id=t3_...`, 100 stored posts a request, so posts
    removed or deleted upstream lose their text here too (Reddit's terms require it).
 
@@ -52,7 +54,7 @@ LISTABLE = ("active", "restricted", "archived")  # statuses whose /new an app-on
 # a listing pages this far behind the previous complete listing of the same group.
 LISTING_MARGIN = timedelta(hours=1)
 
-Cursor: TypeAlias = tuple[str, datetime | None]  # the store's newest post: (external_id, created_at)
+Cursor: TypeAlias = tuple[str, datetime | None]  # a newest post: (external_id, created_at)
 
 
 # --------------------------------------------------------------------------- the source
@@ -72,8 +74,8 @@ class RedditSource(Source):
         crawl = _Crawl(ctx, RedditApi(ctx, build_client(ctx)), targets, utcnow())
         yield from crawl.metadata()
         yield from crawl.resolve_missing()
-        seen = yield from crawl.new_posts()
-        yield from crawl.compliance_sweep(skip=seen)
+        new_ids = yield from crawl.new_posts()
+        yield from crawl.compliance_sweep(skip=new_ids)
         ctx.log.info("source=reddit version=%s statuses=%s", __version__, crawl.status_counts())
 
 
@@ -148,26 +150,30 @@ class _Crawl:
 
     # -- new posts --------------------------------------------------------------------
     def new_posts(self) -> Generator[Record, None, set[str]]:
-        """Combined /new listings of the readable subreddits; returns the post ids seen."""
+        """Combined /new listings of the readable subreddits; returns the ids of posts new to
+        the store (the compliance sweep re-checks the stored ones, as before)."""
         listable = [n for n in sorted(self.found) if self.status.get(n) in LISTABLE]
-        seen: set[str] = set()
+        new_ids: set[str] = set()
         for group in chunks(listable, BATCH):
-            seen |= yield from self._listing(group)
-        return seen
+            new_ids |= yield from self._listing(group)
+        return new_ids
 
     def _listing(self, group: list[str]) -> Generator[Record, None, set[str]]:
-        """One combined listing, paged back to the stored cursors; split in two on 403/404.
+        """One combined listing, paged back to its floor; split in two on 403/404.
 
         Reddit refuses a whole combined listing when one of its subreddits turned private or
         banned since the metadata request; halving isolates it in at most 2·log2(100) calls.
+        Every post fetched inside the lookback window is yielded, also those stored before:
+        the store's upserts absorb the repeats (and refresh score and comment counts), and
+        a post that surfaced in /new late is not lost to a cursor.
         """
         handles = [self.keys[n].handle for n in group]
         target = "r/" + "+".join(handles) if len(handles) <= 3 else f"r/{handles[0]}+…({len(handles)} subreddits)"
         lookback = self.now - timedelta(days=self.ctx.config.settings.reddit.lookback_days)
         cursors = {n: _cursor(self.ctx.store.newest_post(self.keys[n])) for n in group}
-        floor = self._floor(group, cursors, lookback)
+        floor = self._floor(group, cursors, lookback, target)
         by_sub: dict[str, list[Mapping[str, Any]]] = {n: [] for n in group}
-        seen: set[str] = set()
+        new_ids: set[str] = set()
         after: str | None = None
         complete = False
         max_pages = self.ctx.config.settings.reddit.max_pages
@@ -194,10 +200,9 @@ class _Crawl:
                 break
             after = things.after
         else:
-            self.ctx.log.info("source=reddit target=%s stopped at max_pages=%d", target, max_pages)
+            self.ctx.log.info("source=reddit target=%s stopped at max_pages=%d: listing incomplete", target, max_pages)
 
-        newest: dict[str, str | None] = {n: (c[0] if c else None) for n, c in cursors.items()}
-        newest_at: dict[str, datetime | None] = {n: (c[1] if c else None) for n, c in cursors.items()}
+        newest: dict[str, Cursor | None] = dict(cursors)
         for name in group:
             key = self.keys[name]
             members = members_from_posts(by_sub[name], key, self.now)
@@ -206,31 +211,37 @@ class _Crawl:
             nsfw = (self.found.get(name) or {}).get("over18")
             for raw in by_sub[name]:
                 post = parse_post(raw, key, subreddit_nsfw=nsfw if isinstance(nsfw, bool) else None)
-                if post and _is_new(post.external_id, post.created_at, cursors[name], lookback):
-                    seen.add(post.external_id)
-                    current = newest_at[name]
-                    if post.created_at and (current is None or post.created_at > current):
-                        newest[name], newest_at[name] = post.external_id, post.created_at
-                    yield post
+                if post is None or (post.created_at is not None and post.created_at < lookback):
+                    continue
+                if _newer(post.created_at, cursors[name]):
+                    new_ids.add(post.external_id)  # never stored before: no need to re-check it
+                current = newest[name]
+                if post.created_at and (current is None or current[1] is None or post.created_at > current[1]):
+                    newest[name] = (post.external_id, post.created_at)
+                yield post
         if complete:
-            self._write_state(group, newest)
-        return seen
+            # Every record yielded above has been emitted; checkpoint stores them first, so
+            # the state never claims posts the store does not hold.
+            self.ctx.checkpoint(ListingState.key(group), ListingState.dump(self.now, newest))
+        return new_ids
 
-    def _floor(self, group: list[str], cursors: dict[str, Cursor | None], lookback: datetime) -> datetime:
+    def _floor(self, group: list[str], cursors: dict[str, Cursor | None], lookback: datetime,
+               target: str) -> datetime:
         """How far back this group's listing must page: never past the lookback window.
 
-        If the last crawl listed this very group completely and its posts were stored (the
-        newest post ids it recorded are still the store's newest), everything older than
-        that crawl (less a margin) is known: a quiet day costs one page. Otherwise the
-        oldest of the stored cursors bounds the group.
+        If the last crawl listed this very group completely (and the store still agrees on
+        what it stored), everything older than that crawl, less a margin, is known: a quiet
+        day costs one page. Otherwise (first crawl, a crawl that died or stopped part-way, a
+        changed group) nothing says which older posts are stored: listings come newest
+        first, so the store's newest post is no cursor; page back to the lookback window.
         """
         listed_at = ListingState.read(self.ctx.store.get_state("reddit", ListingState.key(group)), cursors)
         if listed_at is not None:
             return max(listed_at - LISTING_MARGIN, lookback)
-        return max(lookback, min((c[1] if c and c[1] else lookback) for c in cursors.values()))
-
-    def _write_state(self, group: list[str], newest: dict[str, str | None]) -> None:
-        self.ctx.store.set_state("reddit", ListingState.key(group), ListingState.dump(self.now, newest))
+        if any(cursors.values()):
+            self.ctx.log.info("source=reddit target=%s no complete listing recorded: paging back to the "
+                              "lookback window (at most max_pages)", target)
+        return lookback
 
     @staticmethod
     def _reached(things: ThingList, floor: datetime) -> bool:
@@ -251,9 +262,9 @@ class _Crawl:
                 self._fail(f"r/{key.handle}", exc)
             return set()
         half = len(group) // 2
-        seen = yield from self._listing(group[:half])
-        seen |= yield from self._listing(group[half:])
-        return seen
+        new_ids = yield from self._listing(group[:half])
+        new_ids |= yield from self._listing(group[half:])
+        return new_ids
 
     # -- deletions --------------------------------------------------------------------
     def compliance_sweep(self, skip: set[str]) -> Iterator[Record]:
@@ -284,10 +295,15 @@ class _Crawl:
 class ListingState:
     """What the last complete listing of a group of subreddits knew, kept in source_state.
 
-    `{"listed_at": ISO time, "newest": {name: newest post id or null}}`, under a key made
-    from the group's names. It counts only if the store still agrees on every newest id:
-    if that crawl's posts never reached the store (the process died before the write),
-    the state is ignored and the stored cursors bound the listing instead.
+    `{"listed_at": ISO time, "newest": {name: [newest post id, its ISO created time] or
+    null}}`, under a key made from the group's names, saved through
+    `SourceContext.checkpoint` (so only after the listing's posts are stored). It counts
+    only while the store still agrees on every subreddit's newest post: that still guards
+    against rows lost after the state was saved (the posts table restored from an older
+    backup or export while source_state was kept, a retention purge, a backup whose tables
+    were copied at different moments). Agreement is by id, or by created time when two
+    posts share the newest second (the store then breaks the tie its own way). States
+    written before the times were recorded (`{name: id}`) are compared by id.
     """
 
     @staticmethod
@@ -295,8 +311,9 @@ class ListingState:
         return "listing:" + hashlib.sha256(",".join(sorted(group)).encode()).hexdigest()[:20]
 
     @staticmethod
-    def dump(listed_at: datetime, newest: Mapping[str, str | None]) -> str:
-        return json.dumps({"listed_at": listed_at.isoformat(), "newest": dict(sorted(newest.items()))})
+    def dump(listed_at: datetime, newest: Mapping[str, Cursor | None]) -> str:
+        doc = {n: ([c[0], c[1].isoformat() if c[1] else None] if c else None) for n, c in sorted(newest.items())}
+        return json.dumps({"listed_at": listed_at.isoformat(), "newest": doc})
 
     @staticmethod
     def read(value: str | None, cursors: Mapping[str, Cursor | None]) -> datetime | None:
@@ -311,9 +328,29 @@ class ListingState:
             return None
         if not isinstance(newest, dict) or set(newest) != set(cursors):
             return None
-        if any(newest[n] != (c[0] if c else None) for n, c in cursors.items()):
+        if not all(_agrees(newest[n], c) for n, c in cursors.items()):
             return None
         return listed_at if listed_at.tzinfo else listed_at.replace(tzinfo=UTC)
+
+
+def _agrees(recorded: Any, stored: Cursor | None) -> bool:
+    """Whether a recorded newest post (`[id, iso]`, an old-format id, or null) is the store's."""
+    if recorded is None or stored is None:
+        return recorded is None and stored is None
+    if isinstance(recorded, str):
+        return recorded == stored[0]
+    if not (isinstance(recorded, list) and len(recorded) == 2):
+        return False
+    post_id, created = recorded
+    if post_id == stored[0]:
+        return True
+    if not isinstance(created, str) or stored[1] is None:
+        return False
+    try:
+        when = datetime.fromisoformat(created)
+    except ValueError:
+        return False
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) == stored[1]
 
 
 def _cursor(row: Cursor | None) -> Cursor | None:
@@ -326,14 +363,8 @@ def _cursor(row: Cursor | None) -> Cursor | None:
     return post_id, created
 
 
-def _is_new(post_id: str, created: datetime | None, cursor: Cursor | None,
-            lookback: datetime) -> bool:
-    """Newer than the newest stored post of its subreddit (or, on a first crawl, the lookback)."""
-    if cursor is None or cursor[1] is None:
-        since = lookback
-        if created is None:
-            return cursor is None or post_id != cursor[0]
-        return created >= since and (cursor is None or post_id != cursor[0])
-    if created is None:
-        return post_id != cursor[0]
-    return created > cursor[1] or (created == cursor[1] and post_id != cursor[0])
+def _newer(created: datetime | None, cursor: Cursor | None) -> bool:
+    """Whether a post is newer than its subreddit's newest stored post, so surely new to the store."""
+    if cursor is None:
+        return True
+    return created is not None and cursor[1] is not None and created > cursor[1]

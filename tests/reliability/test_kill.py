@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.fakes.x import COUNTS, SEARCH, TOKEN
 from tests.reliability.harness import (
     Gate,
@@ -82,12 +80,6 @@ def test_killed_reddit_crawl_is_aborted_and_the_next_crawl_stores_everything_onc
 QUERY = "DeepFaceLab"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crawler/sources/x.py resumes recent search from the newest stored post (since_id = "
-    "Store.max_post_external_id): search pages come newest first, so after a crash the older "
-    "posts of the pages not yet stored are never asked for again",
-)
 def test_killed_x_search_is_resumed_without_losing_older_posts(
     fake_x: GatedX, db_url: str, tmp_path: Path
 ) -> None:
@@ -113,12 +105,6 @@ def test_killed_x_search_is_resumed_without_losing_older_posts(
     assert not missing, f"{len(missing)} of {len(served)} posts served were never stored"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crawler/sources/reddit.py takes the store's newest post of each subreddit as its "
-    "cursor when no complete listing was recorded: a crawl that died while writing a listing's "
-    "posts (newest first) leaves the newest stored, and the older ones are never fetched again",
-)
 def test_reddit_crawl_dying_mid_write_is_resumed_without_losing_older_posts(
     fake_reddit: GatedReddit, tmp_path: Path
 ) -> None:
