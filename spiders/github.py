@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.http import Request, Response
 
+from crawler.parsing import iso_to_utc
 from crawler.records import CommunityObservation, utcnow
 from spiders.base import DfwatchSpider, json_body, original_url
-from spiders.parsers.common import iso_to_utc
 from spiders.parsers.github import (
     RepoFacts,
     block_reason,

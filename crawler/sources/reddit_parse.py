@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from crawler.parsing import epoch_to_utc
 from crawler.records import CommunityKey, CommunityObservation, Post
 
 SOURCE_API = "reddit_api"
@@ -74,13 +75,8 @@ def _describe(payload: Any) -> str:
 
 
 def timestamp(value: Any) -> datetime | None:
-    """Reddit's epoch seconds (float) as aware UTC, or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+    """Reddit's epoch seconds (a JSON number; a string is not Reddit's shape) as aware UTC."""
+    return epoch_to_utc(value, allow_strings=False)
 
 
 def _number(value: Any) -> float | None:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from crawler.errors import SourceError
+from crawler.parsing import iso_to_utc
 from crawler.records import CommunityKey, CommunityObservation, MetricPoint, Post
 
 SOURCE = "x_api"
@@ -71,17 +72,6 @@ def _numeric_id(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text.isdigit() else None
-
-
-def parse_time(value: Any) -> datetime | None:
-    """X's ISO 8601 timestamps ("2021-09-13T19:18:24.000Z") as aware UTC, else None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- accounts
@@ -137,7 +127,7 @@ def user_observation(key: CommunityKey, user: Mapping[str, Any], observed_at: da
         external_id=str(user["id"]) if user.get("id") is not None else None,
         title=user.get("name") if isinstance(user.get("name"), str) else None,
         url=PROFILE_URL.format(username=username),
-        created_at=parse_time(user.get("created_at")),
+        created_at=iso_to_utc(user.get("created_at")),
         metrics=metrics,
     )
 
@@ -201,7 +191,7 @@ def parse_counts(body: Any, key: CommunityKey) -> list[MetricPoint]:
     """
     points: list[MetricPoint] = []
     for i, bucket in enumerate(_entries(body, "data")):
-        start = parse_time(bucket.get("start"))
+        start = iso_to_utc(bucket.get("start"))
         count = bucket.get("tweet_count")
         if start is None or not isinstance(count, int) or isinstance(count, bool):
             raise MalformedAnswer(f"malformed answer: `data[{i}]` has no readable start or tweet_count")
@@ -249,7 +239,7 @@ def tweet_post(key: CommunityKey, tweet: Mapping[str, Any]) -> Post:
     return Post(
         key=key,
         external_id=tid,
-        created_at=parse_time(tweet.get("created_at")),
+        created_at=iso_to_utc(tweet.get("created_at")),
         author=str(author) if author is not None else None,
         body=tweet.get("text") if isinstance(tweet.get("text"), str) else None,
         url=STATUS_URL.format(id=tid),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from crawler.parsing import epoch_to_utc
 from crawler.records import CommunityKey, MetricPoint
-from spiders.parsers.common import as_number, epoch_to_utc
+from spiders.parsers.common import as_number
 
 SOURCE = "arctic_shift"
 # Arctic Shift series key suffix → our metric name.

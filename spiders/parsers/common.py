@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 _SUFFIX = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
@@ -31,27 +30,6 @@ def parse_count(text: str | None) -> int | None:
     for sep in _GROUP_SEPARATORS + ".":
         digits = digits.replace(sep, "")
     return int(digits) if digits.isdigit() else None
-
-
-def epoch_to_utc(value: Any) -> datetime | None:
-    """Epoch seconds (int, float or numeric string) → aware UTC datetime, else None."""
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def iso_to_utc(value: Any) -> datetime | None:
-    """ISO 8601 ('2012-02-25T12:53:47Z', '+00:00' offsets) → aware UTC datetime, else None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 def as_number(value: Any) -> float | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from crawler.parsing import epoch_to_utc
 from crawler.records import CommunityKey, MetricPoint
-from spiders.parsers.common import as_number, epoch_to_utc
+from spiders.parsers.common import as_number
 
 SOURCE = "mastodon_api"
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from spiders.parsers.common import iso_to_utc
+from crawler.parsing import iso_to_utc
 
 # GitHub documents a wait of at least one minute for a secondary rate limit without headers.
 SECONDARY_LIMIT_WAIT = 60.0

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from parsel import Selector
 
+from crawler.parsing import iso_to_utc
 from crawler.records import CommunityKey, Post
-from spiders.parsers.common import iso_to_utc, parse_count
+from spiders.parsers.common import parse_count
 
 _MEMBER_WORDS = ("subscriber", "member")
 _EXTRA_RE = re.compile(r"([\d][\d\s\u00a0\u202f.,]*[KMB]?)\s+(?:subscribers?|members?)", re.IGNORECASE)
