@@ -44,6 +44,13 @@ def _pg_schema_url() -> tuple[str, str]:
     return schema, PG_URL
 
 
+class Sleeps(list[float]):
+    """Records the run's waits instead of sleeping (pass as `run_crawl(..., sleep=Sleeps())`)."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL: SQLite in tmp_path, or a new PostgreSQL schema."""

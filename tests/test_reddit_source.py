@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from crawler.run import run_crawl
+from tests.conftest import Sleeps
 from tests.fakes.reddit import ERRORS, FakeReddit, Fault
 
 DAY = 86400.0
@@ -21,13 +22,6 @@ DAY = 86400.0
 def fake() -> Iterator[FakeReddit]:
     with FakeReddit() as server:
         yield server
-
-
-class Sleeps(list[float]):
-    """Records the run's waits instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from crawler.enrich import Enricher
 from crawler.records import CommunityKey, Post
 from crawler.run import run_crawl
 from crawler.sources.x import search_state_key
+from tests.conftest import Sleeps
 from tests.fakes.x import COUNTS, SEARCH, TOKEN, USERS_BY, FakeX, snowflake
 
 QUERY = "DeepFaceLab"
@@ -27,13 +28,6 @@ FIRST_ID = snowflake(datetime.now(UTC) - timedelta(hours=1))  # a post id from a
 def fake() -> Iterator[FakeX]:
     with FakeX() as server:
         yield server
-
-
-class Sleeps(list[float]):
-    """Records the run's waits instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
