@@ -15,6 +15,24 @@ from sqlalchemy import Engine, text
 from crawler.config import Config, load_config
 from crawler.db.engine import make_engine, upgrade
 
+# The real platform answers the fakes are derived from (../shared/fixtures/recorded beside the
+# checkout, or DFWATCH_RECORDED_DIR). Tests that compare against them skip where they are absent.
+RECORDED_DIR = Path(
+    os.environ.get("DFWATCH_RECORDED_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "recorded"
+)
+
+
+def recorded_response(relpath: str) -> Any:
+    """The `response` of one recorded exchange (e.g. "x/users_by_usernames.json"), or skip."""
+    import json
+
+    path = RECORDED_DIR / relpath
+    if not path.exists():
+        pytest.skip(f"recorded fixture {path} is not available (set DFWATCH_RECORDED_DIR)")
+    return json.loads(path.read_text())["response"]
+
+
 PG_URL = os.environ.get("DFWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

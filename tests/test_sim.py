@@ -6,17 +6,14 @@ simulation that drifted from the platforms would fail here before it fooled a cl
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from crawler.sim import SIM_NOW_HEADER, Simulation, World
-
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "recorded"
+from tests.conftest import recorded_response
 
 # Fields the simulation sends that the (older) recordings predate; each is a documented field.
 REDDIT_POST_ADDED = {"subreddit_subscribers", "removed_by_category", "subreddit_name_prefixed"}
@@ -35,10 +32,7 @@ def delete(url: str, **kwargs: Any) -> requests.Response:
 
 
 def recorded(name: str) -> Any:
-    path = RECORDED / name
-    if not path.exists():
-        pytest.skip(f"recorded fixture {path} is not available")
-    return json.loads(path.read_text())["response"]["body"]
+    return recorded_response(name)["body"]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -17,16 +16,12 @@ from spiders.parsers.github import block_reason, is_access_block, next_link, par
 from spiders.parsers.mastodon import parse_tag_history
 from spiders.parsers.ratelimit import retry_advice, server_wait
 from spiders.parsers.telegram import parse_preview, subscribers_from_text
+from tests.conftest import recorded_response
 from tests.fakes.web import DATA, fixture, telegram_preview_html
-
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "recorded" / "github"
 
 
 def recorded(name: str) -> dict:
-    path = RECORDED / name
-    if not path.exists():
-        pytest.skip(f"recorded fixture {path} not present")
-    return json.loads(path.read_text())["response"]
+    return recorded_response(f"github/{name}")  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- counts

@@ -12,9 +12,9 @@ import pytest
 from crawler.errors import SourceError
 from crawler.records import CommunityKey
 from crawler.sources import x_parse
+from tests.conftest import recorded_response
 
 DATA = Path(__file__).resolve().parent / "fakes" / "data" / "x"
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "recorded" / "x"
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
 
@@ -45,7 +45,7 @@ def test_found_user_gives_followers_as_members_and_other_metrics_by_name():
 
 
 def test_recorded_answer_without_public_metrics_gives_no_metrics_rather_than_zero():
-    body = json.loads((RECORDED / "users_by_usernames.json").read_text())["response"]["body"]
+    body = recorded_response("x/users_by_usernames.json")["body"]
     result = x_parse.parse_users(body, [acct("Twitter"), acct("TwitterDev")], NOW)
     assert [o.status for o in result.observations] == ["active", "active"]
     assert all(o.metrics == {} for o in result.observations)
@@ -95,7 +95,7 @@ def test_daily_counts_keep_whole_days_at_their_start_and_drop_the_partial_first_
 
 
 def test_recorded_hourly_counts_have_no_whole_day_bucket_starting_mid_day():
-    body = json.loads((RECORDED / "tweets_counts_recent.json").read_text())["response"]["body"]
+    body = recorded_response("x/tweets_counts_recent.json")["body"]
     points = x_parse.parse_counts(body, CommunityKey("x", "query", "Tweepy"))
     # Hourly buckets: only the midnight ones start a day; the value is that hour's count.
     assert all(p.observed_at.hour == 0 for p in points)
@@ -118,7 +118,7 @@ def test_search_result_becomes_a_post_with_permalink_link_and_counts():
 
 
 def test_recorded_search_page_without_fields_still_parses_and_pages():
-    body = json.loads((RECORDED / "tweets_search_recent.json").read_text())["response"]["body"]
+    body = recorded_response("x/tweets_search_recent.json")["body"]
     page = x_parse.parse_search(body, CommunityKey("x", "query", "Tweepy"))
     assert len(page.posts) == 10
     assert page.posts[0].created_at is None and page.posts[0].score is None
