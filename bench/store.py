@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.config import Tool
+from crawler.config.models import CrawlerSettings
 from crawler.db.engine import make_engine, upgrade
 from crawler.db.store import Store
 from crawler.records import CommunityKey, MetricPoint, Post, Record
@@ -160,7 +161,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--posts", type=int, default=1_000_000)
     ap.add_argument("--metrics", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=1000, help="Store batch size (records per transaction)")
+    ap.add_argument("--batch", type=int, default=CrawlerSettings().batch_size,
+                    help="Store batch size (records per transaction; default: the crawl's own)")
     ap.add_argument("--dir", type=Path, default=None, help="where the two scratch databases go (default: a temp dir)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="dfwatch-bench-", dir=args.dir) as tmp:
