@@ -99,7 +99,7 @@ def build_report(
     except (OperationalError, ProgrammingError) as exc:
         raise StoreError(f"cannot read the report tables ({exc.orig}): run `dfwatch db upgrade` "
                          "or a crawl first") from None
-    log.info("report built communities=%d status_changes=%d tools=%d since=%s",
+    log.debug("report built communities=%d status_changes=%d tools=%d since=%s",
              len(communities), len(changes), len(tool_rows), format_since(since))
     return {
         "generated_at": iso(now),
