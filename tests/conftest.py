@@ -62,6 +62,16 @@ def _pg_schema_url() -> tuple[str, str]:
     return schema, PG_URL
 
 
+def config_rows(config: Config, sql: str, **params: Any) -> list[Any]:
+    """Rows of one read-only query against the config's database (for asserting stored rows)."""
+    eng = make_engine(config.database_url)
+    try:
+        with eng.connect() as conn:
+            return list(conn.execute(text(sql), params))
+    finally:
+        eng.dispose()
+
+
 class Sleeps(list[float]):
     """Records the run's waits instead of sleeping (pass as `run_crawl(..., sleep=Sleeps())`)."""
 

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from crawler.run import run_crawl
 from tests.conftest import Sleeps
+from tests.conftest import config_rows as rows
 from tests.fakes.reddit import ERRORS, FakeReddit, Fault
 
 DAY = 86400.0
@@ -33,15 +34,6 @@ def reddit_config(make_config: Any, fake: FakeReddit) -> Any:
         return make_config({"reddit": {"subreddits": subreddits}}, settings, env=env, db_url=db_url)
 
     return _make
-
-
-def rows(config: Any, sql: str, **params: Any) -> list[Any]:
-    eng = create_engine(config.database_url)
-    try:
-        with eng.connect() as conn:
-            return list(conn.execute(text(sql), params))
-    finally:
-        eng.dispose()
 
 
 def status_of(config: Any, handle: str) -> tuple[str, str | None]:

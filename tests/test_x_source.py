@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from crawler.db.engine import make_engine
 from crawler.db.models import Metric
@@ -18,6 +18,7 @@ from crawler.records import CommunityKey, Post
 from crawler.run import run_crawl
 from crawler.sources.x import search_state_key
 from tests.conftest import Sleeps
+from tests.conftest import config_rows as rows
 from tests.fakes.x import COUNTS, SEARCH, TOKEN, USERS_BY, FakeX, snowflake
 
 QUERY = "DeepFaceLab"
@@ -41,15 +42,6 @@ def x_config(make_config: Any, fake: FakeX) -> Any:
         return make_config(watch, settings, env=env, db_url=db_url)
 
     return _make
-
-
-def rows(config: Any, sql: str, **params: Any) -> list[Any]:
-    eng = create_engine(config.database_url)
-    try:
-        with eng.connect() as conn:
-            return list(conn.execute(text(sql), params))
-    finally:
-        eng.dispose()
 
 
 def status_of(config: Any, handle: str) -> tuple[str, str | None]:
