@@ -196,6 +196,42 @@ def test_rate_limit_headers_exhausted_wait_for_reset(make_config: Any) -> None:
     assert run_source(config, result.run_id).rate_limited_seconds > 41.0
 
 
+def test_requests_burst_while_the_window_has_budget(make_config: Any) -> None:
+    """Reddit averages its limit over the window to allow bursts: no pacing while budget lasts
+    (prawcore alone would sleep up to 10 s a request here, early in a fresh window)."""
+    with FakeReddit(quota=600, reset_seconds=590) as fake:
+        names = [f"Gone{i:02d}" for i in range(20)]
+        for name in names:
+            fake.add_subreddit(name, status="banned")  # one /about each: 20 requests
+        config = make_config({"reddit": {"subreddits": names}}, env={
+            "DFWATCH_ENDPOINT_REDDIT": fake.url, "REDDIT_CLIENT_ID": fake.client_id,
+            "REDDIT_CLIENT_SECRET": fake.client_secret})
+        sleeps = Sleeps()
+
+        result = crawl(config, sleeps)
+
+    assert result.exit_code == 0
+    assert run_source(config, result.run_id).requests >= 22
+    assert sleeps == []
+
+
+def test_the_last_requests_of_a_window_wait_for_its_reset(make_config: Any) -> None:
+    with FakeReddit(quota=8, reset_seconds=120) as fake:
+        names = [f"Gone{i:02d}" for i in range(6)]
+        for name in names:
+            fake.add_subreddit(name, status="banned")
+        config = make_config({"reddit": {"subreddits": names}}, env={
+            "DFWATCH_ENDPOINT_REDDIT": fake.url, "REDDIT_CLIENT_ID": fake.client_id,
+            "REDDIT_CLIENT_SECRET": fake.client_secret})
+        sleeps = Sleeps()
+
+        result = crawl(config, sleeps)
+
+    assert result.exit_code == 0
+    # Once 5 or fewer requests are left, the next one waits out the announced reset.
+    assert any(119.0 < s <= 120.0 for s in sleeps)
+
+
 def test_malformed_json_fails_one_batch_and_keeps_the_others(fake: FakeReddit, reddit_config: Any) -> None:
     names = [f"sub{i:03d}" for i in range(150)]
     for name in names:

@@ -5,8 +5,9 @@ returns parsed JSON. Three hooks make its traffic accountable:
 
 * `CountingRequestor` counts every HTTP request, token grants and retries included, so
   `run_sources.requests` can be held against Reddit's own accounting;
-* `LoggedRateLimiter` takes prawcore's x-ratelimit sleeps through `SourceContext.wait`
-  (logged with their reason, summed into `rate_limited_seconds`, injectable in tests);
+* `LoggedRateLimiter` obeys the x-ratelimit headers in bursts (Reddit averages over its
+  window to allow them) and takes its sleeps through `SourceContext.wait` (logged with their
+  reason, summed into `rate_limited_seconds`, injectable in tests);
 * `_NoRetries` switches off prawcore's own retries (two, after `time.sleep` with random
   jitter nobody can observe); `RedditApi.get` retries instead through `call_with_retries`,
   honouring Retry-After on 429, which praw never retries.
@@ -47,11 +48,30 @@ class CountingRequestor(prawcore.Requestor):
 
 
 class LoggedRateLimiter(RateLimiter):
-    """prawcore's x-ratelimit pacing, with its sleeps logged and counted through ctx.wait."""
+    """Reddit's x-ratelimit headers obeyed in bursts, the sleeps logged and counted via ctx.wait.
+
+    prawcore spreads requests evenly over Reddit's 10-minute window (about 1 a second), so a
+    daily crawl of 500 requests took 8 minutes of mostly sleeping. Reddit averages its limit
+    over the window precisely "to support bursting" (Data API wiki), so this limiter sends
+    at once while the window has more than `RESERVE` requests left, and then waits for the
+    reset the server announces. The budget spent per window is the same; the crawl ends early.
+    """
+
+    RESERVE = 5  # requests left unspent in each window, for a token refresh or a second client
 
     def __init__(self, ctx: SourceContext, *, window_size: int) -> None:
         super().__init__(window_size=window_size)
         self._ctx = ctx
+
+    def update(self, *, response_headers: Mapping[str, str]) -> None:
+        super().update(response_headers=response_headers)
+        if self.remaining is None or "x-ratelimit-reset" not in response_headers:
+            return  # prawcore's own bookkeeping for answers without the headers stands
+        if self.remaining > self.RESERVE:
+            self.next_request_timestamp_ns = None
+        else:
+            reset = max(1.0, float(response_headers["x-ratelimit-reset"]))
+            self.next_request_timestamp_ns = time.monotonic_ns() + int(reset * 1e9)
 
     def delay(self) -> None:
         if self.next_request_timestamp_ns is None:
