@@ -175,7 +175,7 @@ class _Crawl:
         by_sub: dict[str, list[Mapping[str, Any]]] = {n: [] for n in group}
         new_ids: set[str] = set()
         after: str | None = None
-        complete = False
+        complete = bounded = False
         max_pages = self.ctx.config.settings.reddit.max_pages
         for page in range(1, max_pages + 1):
             params: dict[str, str | int] = {"limit": PAGE}
@@ -200,7 +200,15 @@ class _Crawl:
                 break
             after = things.after
         else:
-            self.ctx.log.info("source=reddit target=%s stopped at max_pages=%d: listing incomplete", target, max_pages)
+            # The page bound, not a failure: what was fetched is contiguous from the newest
+            # post down. The state moves on (as the issue asks: the first crawl looks back
+            # "with a bound on pages"), else a busy group would page max_pages every day.
+            bounded = True
+            self.ctx.log.warning(
+                "source=reddit target=%s stopped at max_pages=%d before reaching %s: older posts of "
+                "the window are not fetched (Arctic Shift keeps the history)", target, max_pages,
+                floor.isoformat(timespec="minutes"),
+            )
 
         newest: dict[str, Cursor | None] = dict(cursors)
         for name in group:
@@ -219,9 +227,10 @@ class _Crawl:
                 if post.created_at and (current is None or current[1] is None or post.created_at > current[1]):
                     newest[name] = (post.external_id, post.created_at)
                 yield post
-        if complete:
+        if complete or bounded:
             # Every record yielded above has been emitted; checkpoint stores them first, so
-            # the state never claims posts the store does not hold.
+            # the state never claims posts the store does not hold. A listing cut short by a
+            # failure saves nothing: the next crawl pages back over the same ground.
             self.ctx.checkpoint(ListingState.key(group), ListingState.dump(self.now, newest))
         return new_ids
 
