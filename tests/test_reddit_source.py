@@ -400,6 +400,27 @@ def test_a_listing_stopped_at_max_pages_moves_on_so_busy_groups_cost_a_day_of_pa
     assert set(stored_ids(capped)) == set(served[:100]) | newer
 
 
+def test_a_ban_in_one_group_does_not_make_later_groups_page_back(fake: FakeReddit, reddit_config: Any) -> None:
+    """Groups are cut from the watchlist, not from the readable names: a subreddit banned in
+    the first hundred leaves the second group's listing state valid (one page, not three)."""
+    now = time.time()
+    names = [f"sub{i:03d}" for i in range(150)]
+    for name in names:
+        fake.add_subreddit(name)
+    for i in range(250):  # three pages in the second group's window
+        fake.add_post("sub120", now - 600 - i * 1200)
+    config = reddit_config(names)
+    assert crawl(config).exit_code == 0
+    assert listing_states(config) == 2
+
+    fake.subreddits["sub005"].status = "banned"
+    fake.reset_counts()
+    assert crawl(config).exit_code == 0
+
+    # Group one (99 names now) pages once, as it has no posts; group two's state still fits.
+    assert fake.counts["listing"] == 2
+
+
 def test_posts_lost_from_the_store_after_a_complete_listing_are_fetched_again(
     fake: FakeReddit, reddit_config: Any
 ) -> None:

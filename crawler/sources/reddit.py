@@ -152,10 +152,14 @@ class _Crawl:
     def new_posts(self) -> Generator[Record, None, set[str]]:
         """Combined /new listings of the readable subreddits; returns the ids of posts new to
         the store (the compliance sweep re-checks the stored ones, as before)."""
-        listable = [n for n in sorted(self.found) if self.status.get(n) in LISTABLE]
         new_ids: set[str] = set()
-        for group in chunks(listable, BATCH):
-            new_ids |= yield from self._listing(group)
+        # Groups are cut from the whole watchlist, then thinned to the readable names: a ban
+        # or a private subreddit changes its own group only, not every group after it (each
+        # changed group pages back to the window once, as its listing state no longer fits).
+        for block in chunks(sorted(self.keys), BATCH):
+            group = [n for n in block if n in self.found and self.status.get(n) in LISTABLE]
+            if group:
+                new_ids |= yield from self._listing(group)
         return new_ids
 
     def _listing(self, group: list[str]) -> Generator[Record, None, set[str]]:
