@@ -224,8 +224,9 @@ def test_listing_state_counts_only_while_the_store_agrees() -> None:
     assert ListingState.read(value, {"alpha": None, "beta": None}) is None
     # a post the state knew nothing of is stored for beta
     assert ListingState.read(value, {"alpha": ("p9", NOW), "beta": ("q1", NOW)}) is None
-    # another group of names
-    assert ListingState.read(value, {"alpha": ("p9", NOW)}) is None
+    # a name that left the group (banned, private) does not matter; one that joined does
+    assert ListingState.read(value, {"alpha": ("p9", NOW)}) == NOW
+    assert ListingState.read(value, {"alpha": ("p9", NOW), "gamma": None}) is None
     assert ListingState.read("not json", {"alpha": None}) is None
     assert ListingState.read('{"listed_at": "yesterday", "newest": {}}', {}) is None
     assert ListingState.key(["b", "a"]) == ListingState.key(["a", "b"])

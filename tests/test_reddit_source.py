@@ -402,12 +402,13 @@ def test_a_listing_stopped_at_max_pages_moves_on_so_busy_groups_cost_a_day_of_pa
 
 def test_a_ban_in_one_group_does_not_make_later_groups_page_back(fake: FakeReddit, reddit_config: Any) -> None:
     """Groups are cut from the watchlist, not from the readable names: a subreddit banned in
-    the first hundred leaves the second group's listing state valid (one page, not three)."""
+    the first hundred leaves both groups' listing states valid (one page each, not three)."""
     now = time.time()
     names = [f"sub{i:03d}" for i in range(150)]
     for name in names:
         fake.add_subreddit(name)
-    for i in range(250):  # three pages in the second group's window
+    for i in range(250):  # three pages in each group's window
+        fake.add_post("sub010", now - 600 - i * 1200)
         fake.add_post("sub120", now - 600 - i * 1200)
     config = reddit_config(names)
     assert crawl(config).exit_code == 0
@@ -417,7 +418,8 @@ def test_a_ban_in_one_group_does_not_make_later_groups_page_back(fake: FakeReddi
     fake.reset_counts()
     assert crawl(config).exit_code == 0
 
-    # Group one (99 names now) pages once, as it has no posts; group two's state still fits.
+    # Both groups page once: the ban leaves group one's state valid (a name that left does
+    # not matter) and group two's untouched.
     assert fake.counts["listing"] == 2
 
 

@@ -159,10 +159,10 @@ class _Crawl:
         for block in chunks(sorted(self.keys), BATCH):
             group = [n for n in block if n in self.found and self.status.get(n) in LISTABLE]
             if group:
-                new_ids |= yield from self._listing(group)
+                new_ids |= yield from self._listing(group, ListingState.key(block))
         return new_ids
 
-    def _listing(self, group: list[str]) -> Generator[Record, None, set[str]]:
+    def _listing(self, group: list[str], state_key: str | None = None) -> Generator[Record, None, set[str]]:
         """One combined listing, paged back to its floor; split in two on 403/404.
 
         Reddit refuses a whole combined listing when one of its subreddits turned private or
@@ -175,7 +175,8 @@ class _Crawl:
         target = "r/" + "+".join(handles) if len(handles) <= 3 else f"r/{handles[0]}+…({len(handles)} subreddits)"
         lookback = self.now - timedelta(days=self.ctx.config.settings.reddit.lookback_days)
         cursors = {n: _cursor(self.ctx.store.newest_post(self.keys[n])) for n in group}
-        floor = self._floor(group, cursors, lookback, target)
+        state_key = state_key or ListingState.key(group)
+        floor = self._floor(state_key, cursors, lookback, target)
         by_sub: dict[str, list[Mapping[str, Any]]] = {n: [] for n in group}
         new_ids: set[str] = set()
         after: str | None = None
@@ -235,10 +236,10 @@ class _Crawl:
             # Every record yielded above has been emitted; checkpoint stores them first, so
             # the state never claims posts the store does not hold. A listing cut short by a
             # failure saves nothing: the next crawl pages back over the same ground.
-            self.ctx.checkpoint(ListingState.key(group), ListingState.dump(self.now, newest))
+            self.ctx.checkpoint(state_key, ListingState.dump(self.now, newest))
         return new_ids
 
-    def _floor(self, group: list[str], cursors: dict[str, Cursor | None], lookback: datetime,
+    def _floor(self, state_key: str, cursors: dict[str, Cursor | None], lookback: datetime,
                target: str) -> datetime:
         """How far back this group's listing must page: never past the lookback window.
 
@@ -248,7 +249,7 @@ class _Crawl:
         changed group) nothing says which older posts are stored: listings come newest
         first, so the store's newest post is no cursor; page back to the lookback window.
         """
-        listed_at = ListingState.read(self.ctx.store.get_state("reddit", ListingState.key(group)), cursors)
+        listed_at = ListingState.read(self.ctx.store.get_state("reddit", state_key), cursors)
         if listed_at is not None:
             return max(listed_at - LISTING_MARGIN, lookback)
         if any(cursors.values()):
@@ -309,7 +310,8 @@ class ListingState:
     """What the last complete listing of a group of subreddits knew, kept in source_state.
 
     `{"listed_at": ISO time, "newest": {name: [newest post id, its ISO created time] or
-    null}}`, under a key made from the group's names, saved through
+    null}}`, under a key made from the names of its block of the watchlist (100 names,
+    readable or not), saved through
     `SourceContext.checkpoint` (so only after the listing's posts are stored). It counts
     only while the store still agrees on every subreddit's newest post: that still guards
     against rows lost after the state was saved (the posts table restored from an older
@@ -339,7 +341,9 @@ class ListingState:
             newest = doc["newest"]
         except (ValueError, KeyError, TypeError):
             return None
-        if not isinstance(newest, dict) or set(newest) != set(cursors):
+        # Names that left the group since (banned, private) do not matter; a name that joined
+        # has no record, so its older posts are unknown: the state does not hold.
+        if not isinstance(newest, dict) or not set(cursors) <= set(newest):
             return None
         if not all(_agrees(newest[n], c) for n, c in cursors.items()):
             return None
