@@ -136,6 +136,7 @@ class SourceContext:
 
     def fail_target(self, target: str, message: str) -> None:
         """One target (or batch) failed; the rest go on and the run becomes partial."""
+        message = message.removeprefix(f"{target}: ")  # a SourceError already names its target
         self.stats.errors += 1
         self.stats.failures.append(f"{target}: {message}")
         self.log.warning("source=%s target=%s failed: %s", self.name, target, message)
