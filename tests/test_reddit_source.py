@@ -179,19 +179,24 @@ def test_timeout_is_retried(fake: FakeReddit, reddit_config: Any) -> None:
     assert run_source(config, result.run_id).retries == 1
 
 
-def test_rate_limit_headers_exhausted_wait_for_reset(make_config: Any) -> None:
-    with FakeReddit(quota=2, reset_seconds=42) as fake:
-        for name in ("Alpha", "Beta", "Gamma"):
+def crawl_banned(make_config: Any, count: int, *, quota: int, reset_seconds: int) -> tuple[Any, Any, Sleeps]:
+    """Crawl `count` banned subreddits (one /about each) against a fake with this rate limit."""
+    with FakeReddit(quota=quota, reset_seconds=reset_seconds) as fake:
+        names = [f"Gone{i:02d}" for i in range(count)]
+        for name in names:
             fake.add_subreddit(name, status="banned")
-        config = make_config({"reddit": {"subreddits": ["Alpha", "Beta", "Gamma"]}}, env={
+        config = make_config({"reddit": {"subreddits": names}}, env={
             "DFWATCH_ENDPOINT_REDDIT": fake.url, "REDDIT_CLIENT_ID": fake.client_id,
             "REDDIT_CLIENT_SECRET": fake.client_secret})
         sleeps = Sleeps()
+        return config, crawl(config, sleeps), sleeps
 
-        result = crawl(config, sleeps)
+
+def test_rate_limit_headers_exhausted_wait_for_reset(make_config: Any) -> None:
+    config, result, sleeps = crawl_banned(make_config, 3, quota=2, reset_seconds=42)
 
     assert result.exit_code == 0
-    # prawcore paces on the headers; the wait (the reset, less the time since) goes through the run
+    # the wait (the announced reset, less the time since) goes through the run
     assert any(41.0 < s <= 42.0 for s in sleeps)
     assert run_source(config, result.run_id).rate_limited_seconds > 41.0
 
@@ -199,33 +204,15 @@ def test_rate_limit_headers_exhausted_wait_for_reset(make_config: Any) -> None:
 def test_requests_burst_while_the_window_has_budget(make_config: Any) -> None:
     """Reddit averages its limit over the window to allow bursts: no pacing while budget lasts
     (prawcore alone would sleep up to 10 s a request here, early in a fresh window)."""
-    with FakeReddit(quota=600, reset_seconds=590) as fake:
-        names = [f"Gone{i:02d}" for i in range(20)]
-        for name in names:
-            fake.add_subreddit(name, status="banned")  # one /about each: 20 requests
-        config = make_config({"reddit": {"subreddits": names}}, env={
-            "DFWATCH_ENDPOINT_REDDIT": fake.url, "REDDIT_CLIENT_ID": fake.client_id,
-            "REDDIT_CLIENT_SECRET": fake.client_secret})
-        sleeps = Sleeps()
-
-        result = crawl(config, sleeps)
+    config, result, sleeps = crawl_banned(make_config, 20, quota=600, reset_seconds=590)
 
     assert result.exit_code == 0
-    assert run_source(config, result.run_id).requests >= 22
+    assert run_source(config, result.run_id).requests >= 22  # token, info, 20 /about
     assert sleeps == []
 
 
 def test_the_last_requests_of_a_window_wait_for_its_reset(make_config: Any) -> None:
-    with FakeReddit(quota=8, reset_seconds=120) as fake:
-        names = [f"Gone{i:02d}" for i in range(6)]
-        for name in names:
-            fake.add_subreddit(name, status="banned")
-        config = make_config({"reddit": {"subreddits": names}}, env={
-            "DFWATCH_ENDPOINT_REDDIT": fake.url, "REDDIT_CLIENT_ID": fake.client_id,
-            "REDDIT_CLIENT_SECRET": fake.client_secret})
-        sleeps = Sleeps()
-
-        result = crawl(config, sleeps)
+    _, result, sleeps = crawl_banned(make_config, 6, quota=8, reset_seconds=120)
 
     assert result.exit_code == 0
     # Once 5 or fewer requests are left, the next one waits out the announced reset.
