@@ -148,7 +148,11 @@ class X(Platform):
         return SimResponse.json(200, body)
 
     # -- tweets ---------------------------------------------------------------------
-    def _window(self, req: SimRequest) -> tuple[datetime, datetime] | SimResponse:
+    def _query_window(self, req: SimRequest) -> tuple[str, datetime, datetime] | SimResponse:
+        """The query and time window of a recent-counts or recent-search request, or its 400."""
+        query = req.arg("query")
+        if not query:
+            return self._invalid("The `query` query parameter can not be empty", "query", "")
         now = self.world.now()
         start = _parse_ts(req.arg("start_time")) or now - RECENT
         end = _parse_ts(req.arg("end_time")) or now
@@ -156,7 +160,7 @@ class X(Platform):
             return self._invalid("Invalid 'start_time':'" + (req.arg("start_time") or "") +
                                  "'. 'start_time' must be on or after " + _ts(now - RECENT), "start_time",
                                  req.arg("start_time") or "")
-        return start, min(end, now)
+        return query, start, min(end, now)
 
     def _tweets(self, query: str, start: datetime, end: datetime) -> tuple[Entity, list[Item]]:
         e = self.world.query_entity(query)
@@ -165,13 +169,10 @@ class X(Platform):
         return e, items
 
     def counts_recent(self, req: SimRequest) -> SimResponse:
-        query = req.arg("query")
-        if not query:
-            return self._invalid("The `query` query parameter can not be empty", "query", "")
-        window = self._window(req)
+        window = self._query_window(req)
         if isinstance(window, SimResponse):
             return window
-        start, end = window
+        query, start, end = window
         step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}.get(
             req.arg("granularity") or "hour", timedelta(hours=1))
         _, items = self._tweets(query, start, end)
@@ -218,13 +219,10 @@ class X(Platform):
         return d
 
     def search_recent(self, req: SimRequest) -> SimResponse:
-        query = req.arg("query")
-        if not query:
-            return self._invalid("The `query` query parameter can not be empty", "query", "")
-        window = self._window(req)
+        window = self._query_window(req)
         if isinstance(window, SimResponse):
             return window
-        start, end = window
+        query, start, end = window
         max_results = req.int_arg("max_results", 10, 10, 100)
         e, items = self._tweets(query, start, end)
         since_id = int(req.arg("since_id") or 0)
