@@ -74,7 +74,6 @@ class _Sink:
         self.store, self.enricher, self.run_id = store, enricher, run_id
         self.batch_size = batch_size
         self.buffer: list[Record] = []
-        self.written = 0
         self.store_sleep = store_sleep  # real time: a database outage is not a platform wait
 
     def __call__(self, record: Record) -> None:
@@ -90,17 +89,6 @@ class _Sink:
                 what=f"run={self.run_id} records={len(batch)}",
                 sleep=self.store_sleep,
             )
-            self.written += len(batch)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def resolve_sources(only: Sequence[str] | None) -> list[str]:
@@ -153,7 +141,7 @@ def run_crawl(
     try:
         upgrade(engine)
         host, pid = socket.gethostname(), os.getpid()
-        aborted = runlog.abort_stale_runs(engine, host=host, is_alive=_pid_alive)
+        aborted = runlog.abort_stale_runs(engine, host=host)
         if aborted:
             log.warning("marked %d run(s) left running by a dead process as aborted", aborted)
         runnable, skipped = plan(config, names)
@@ -161,7 +149,7 @@ def run_crawl(
         lock = runlog.RunLock(
             engine,
             scopes,
-            holder=f"{host}:{pid}",
+            holder=runlog.holder_of(host, pid),
             wait_seconds=config.settings.crawler.lock_wait_seconds,
             stale_seconds=config.settings.crawler.lock_stale_seconds,
         )

@@ -359,6 +359,11 @@ class RunLock:
         self.release()
 
 
+def holder_of(host: str, pid: int) -> str:
+    """The `run_locks.holder` of a process: "host:pid" (read back by `_split_holder`)."""
+    return f"{host}:{pid}"
+
+
 def _split_holder(holder: str) -> tuple[str, int | None]:
     host, _, pid = holder.rpartition(":")
     try:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from crawler import __version__
-from crawler.db.runlog import LOCKS, RUNS, SOURCES
+from crawler.db.runlog import LOCKS, RUNS, SOURCES, holder_of
 
 log = logging.getLogger("dfwatch.schedule")
 
@@ -74,7 +74,7 @@ def release_child_locks(engine: Engine, *, pid: int, host: str) -> int:
     """Delete the run locks still held by the (reaped, so certainly dead) child `pid`."""
     locks = LOCKS
     with engine.begin() as conn:
-        n = conn.execute(delete(locks).where(locks.c.holder == f"{host}:{pid}")).rowcount
+        n = conn.execute(delete(locks).where(locks.c.holder == holder_of(host, pid))).rowcount
     if n:
         log.warning("released %d run lock(s) left by pid=%d", n, pid)
     return int(n or 0)

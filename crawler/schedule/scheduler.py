@@ -33,7 +33,7 @@ from sqlalchemy import Engine, select
 
 from crawler.config import Config
 from crawler.db.engine import make_engine, upgrade
-from crawler.db.runlog import LOCKS, RunLock
+from crawler.db.runlog import LOCKS, RunLock, holder_of
 from crawler.errors import LockTimeout
 from crawler.schedule.child import KILL_GRACE_SECONDS, Supervisor, activate
 from crawler.schedule.jobs import JOBS_TABLE, job_defaults, job_info, sync_jobs
@@ -127,7 +127,7 @@ def run_scheduler(
         job_defaults=job_defaults(config),
     )
     scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
-    guard = RunLock(engine, [SCHEDULER_SCOPE], holder=f"{socket.gethostname()}:{os.getpid()}",
+    guard = RunLock(engine, [SCHEDULER_SCOPE], holder=holder_of(socket.gethostname(), os.getpid()),
                     wait_seconds=0, stale_seconds=SCHEDULER_STALE_SECONDS)
     try:
         guard.acquire(None)
