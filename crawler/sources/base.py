@@ -214,6 +214,10 @@ def get_source(name: str) -> Source | None:
         try:
             importlib.import_module(SOURCE_MODULES[name])
         except ModuleNotFoundError as exc:
+            # Only the source's own module may be absent (a trimmed installation); a module it
+            # needs that is missing is a broken install, and says so.
+            if exc.name is None or not SOURCE_MODULES[name].startswith(exc.name):
+                raise
             log.debug("source module for %s not importable: %s", name, exc)
     cls = _REGISTRY.get(name)
     return cls() if cls else None
