@@ -73,15 +73,21 @@ def main() -> None:
     stats = result.sources["reddit"].stats
     naive = 2 * args.subreddits
     sweep = fake.counts["info_id"]
-    print(f"daily crawl of {args.subreddits} subreddits with {args.new_posts} new posts "
-          f"({args.new_posts * args.history_days} stored posts re-checked for deletions)")
+    print(
+        f"daily crawl of {args.subreddits} subreddits with {args.new_posts} new posts "
+        f"({args.new_posts * args.history_days} stored posts re-checked for deletions)"
+    )
     print(f"  naive plan (one /about and one /new per subreddit): {naive} requests")
-    print(f"  dfwatch: {stats.requests} requests (server saw {fake.total_requests}): "
-          f"token {fake.counts['token']}, /api/info?sr_name {fake.counts['info_sr_name']}, "
-          f"/about {fake.counts['about']}, combined /new {fake.counts['listing']}, "
-          f"compliance sweep /api/info?id {sweep}")
-    print(f"  ratio naive / dfwatch: {naive / stats.requests:.1f}x "
-          f"({naive / (stats.requests - sweep):.1f}x for the same work, without the sweep)")
+    print(
+        f"  dfwatch: {stats.requests} requests (server saw {fake.total_requests}): "
+        f"token {fake.counts['token']}, /api/info?sr_name {fake.counts['info_sr_name']}, "
+        f"/about {fake.counts['about']}, combined /new {fake.counts['listing']}, "
+        f"compliance sweep /api/info?id {sweep}"
+    )
+    print(
+        f"  ratio naive / dfwatch: {naive / stats.requests:.1f}x "
+        f"({naive / (stats.requests - sweep):.1f}x for the same work, without the sweep)"
+    )
     print(f"  run status {result.status}, items {stats.items}, rate-limit waits {sum(waits):.1f}s")
 
 

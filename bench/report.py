@@ -39,11 +39,40 @@ sys.path.insert(0, str(ROOT))
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 SINCE = timedelta(days=30)
 FMT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores UTC datetimes in SQLite
-TOOLS = ["FakeApp", "DeepFaceLab", "faceswap", "DeepFaceLive", "Roop", "FaceFusion", "SimSwap",
-         "Deep-Live-Cam", "InsightFace", "Reface", "Avatarify", "First Order Motion", "Wav2Lip",
-         "SadTalker", "LivePortrait", "GFPGAN", "CodeFormer", "inswapper", "ReActor", "FaceDancer"]
-DOMAINS = ["imgur.com", "gfycat.com", "i.redd.it", "mega.nz", "streamable.com", "youtube.com",
-           "github.com", "catbox.moe", "pixeldrain.com", "t.me"]
+TOOLS = [
+    "FakeApp",
+    "DeepFaceLab",
+    "faceswap",
+    "DeepFaceLive",
+    "Roop",
+    "FaceFusion",
+    "SimSwap",
+    "Deep-Live-Cam",
+    "InsightFace",
+    "Reface",
+    "Avatarify",
+    "First Order Motion",
+    "Wav2Lip",
+    "SadTalker",
+    "LivePortrait",
+    "GFPGAN",
+    "CodeFormer",
+    "inswapper",
+    "ReActor",
+    "FaceDancer",
+]
+DOMAINS = [
+    "imgur.com",
+    "gfycat.com",
+    "i.redd.it",
+    "mega.nz",
+    "streamable.com",
+    "youtube.com",
+    "github.com",
+    "catbox.moe",
+    "pixeldrain.com",
+    "t.me",
+]
 STATUSES = ["quarantined", "banned", "private", "suspended", "archived", "blocked"]
 
 
@@ -66,7 +95,11 @@ def generate(path: Path, communities: int, days: int, posts: int, seed: int = 7)
     with con:
         con.executemany(
             "INSERT INTO communities (id, platform, kind, handle, status, first_seen_at) VALUES (?,?,?,?,?,?)",
-            [(i, *platforms[i % 4], f"community_{i}", "active", ts(first)) for i in range(1, communities + 1)])
+            [
+                (i, *platforms[i % 4], f"community_{i}", "active", ts(first))
+                for i in range(1, communities + 1)
+            ],
+        )
         con.executemany("INSERT INTO tools (id, name) VALUES (?, ?)", list(enumerate(TOOLS, 1)))
     banned_day: dict[int, int] = {}
     changes = []
@@ -74,11 +107,21 @@ def generate(path: Path, communities: int, days: int, posts: int, seed: int = 7)
         if rnd.random() < 0.05:
             day = rnd.randrange(days // 2, days)
             banned_day[cid] = day
-            changes.append((cid, ts(first + timedelta(days=day, hours=3)), "active", rnd.choice(STATUSES),
-                            f"HTTP {rnd.choice([403, 404, 451])}"))
+            changes.append(
+                (
+                    cid,
+                    ts(first + timedelta(days=day, hours=3)),
+                    "active",
+                    rnd.choice(STATUSES),
+                    f"HTTP {rnd.choice([403, 404, 451])}",
+                )
+            )
     with con:
-        con.executemany("INSERT INTO status_changes (community_id, observed_at, old_status, new_status, reason)"
-                        " VALUES (?,?,?,?,?)", changes)
+        con.executemany(
+            "INSERT INTO status_changes (community_id, observed_at, old_status, new_status, reason)"
+            " VALUES (?,?,?,?,?)",
+            changes,
+        )
     batch: list[tuple[Any, ...]] = []
     with con:
         for cid in range(1, communities + 1):
@@ -90,11 +133,15 @@ def generate(path: Path, communities: int, days: int, posts: int, seed: int = 7)
                 v = 0.0 if cid in banned_day and d >= banned_day[cid] else float(round(value))
                 batch.append((cid, "members", v, ts(first + timedelta(days=d, hours=hour)), "reddit_api"))
             if len(batch) >= 200_000:
-                con.executemany("INSERT INTO metrics (community_id, metric, value, observed_at, source)"
-                                " VALUES (?,?,?,?,?)", batch)
+                con.executemany(
+                    "INSERT INTO metrics (community_id, metric, value, observed_at, source)"
+                    " VALUES (?,?,?,?,?)",
+                    batch,
+                )
                 batch.clear()
-        con.executemany("INSERT INTO metrics (community_id, metric, value, observed_at, source)"
-                        " VALUES (?,?,?,?,?)", batch)
+        con.executemany(
+            "INSERT INTO metrics (community_id, metric, value, observed_at, source) VALUES (?,?,?,?,?)", batch
+        )
     span = days * 86400
     with con:
         for start in range(0, posts, 200_000):
@@ -103,13 +150,28 @@ def generate(path: Path, communities: int, days: int, posts: int, seed: int = 7)
                 cid = rnd.randrange(1, communities + 1)
                 created = ts(first + timedelta(seconds=rnd.randrange(span)))
                 domain = rnd.choice(DOMAINS) if rnd.random() < 0.6 else None
-                rows.append((pid, cid, platforms[(cid - 1) % 4][0], f"p{pid}", created, created, created,
-                             f"post title {pid}", domain, rnd.randrange(100), "visible"))
+                rows.append(
+                    (
+                        pid,
+                        cid,
+                        platforms[(cid - 1) % 4][0],
+                        f"p{pid}",
+                        created,
+                        created,
+                        created,
+                        f"post title {pid}",
+                        domain,
+                        rnd.randrange(100),
+                        "visible",
+                    )
+                )
                 if rnd.random() < 0.3:
                     mentions.append((pid, rnd.randrange(1, len(TOOLS) + 1)))
             con.executemany(
                 "INSERT INTO posts (id, community_id, platform, external_id, created_at, first_seen_at,"
-                " last_seen_at, title, link_domain, score, state) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                " last_seen_at, title, link_domain, score, state) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
             con.executemany("INSERT INTO mentions (post_id, tool_id) VALUES (?, ?)", mentions)
     con.execute("ANALYZE")
     con.close()
@@ -132,8 +194,10 @@ def side_pandas(db: Path, out: Path) -> None:
     import pandas as pd
 
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    tables = {t: pd.read_sql_query(f"SELECT * FROM {t}", con)
-              for t in ("communities", "metrics", "posts", "mentions", "tools", "status_changes")}
+    tables = {
+        t: pd.read_sql_query(f"SELECT * FROM {t}", con)
+        for t in ("communities", "metrics", "posts", "mentions", "tools", "status_changes")
+    }
     con.close()
     now = pd.Timestamp(NOW.replace(tzinfo=None))
     m = tables["metrics"]
@@ -149,10 +213,13 @@ def side_pandas(db: Path, out: Path) -> None:
         res[f"v_{n}"] = earlier.set_index("community_id").value
         res[f"delta_{n}d"] = res.members - res[f"v_{n}"]
     for n in (7, 30):
-        res[f"growth_{n}d_pct"] = np.where(res[f"v_{n}"] > 0, 100 * res[f"delta_{n}d"] / res[f"v_{n}"], np.nan)
+        res[f"growth_{n}d_pct"] = np.where(
+            res[f"v_{n}"] > 0, 100 * res[f"delta_{n}d"] / res[f"v_{n}"], np.nan
+        )
     ok = (res.v_30 > 0) & (res.members > res.v_30)
-    res["doubling_days"] = np.where(ok, 30 * np.log(2) / np.log(res.members.where(ok) / res.v_30.where(ok)),
-                                    np.nan)
+    res["doubling_days"] = np.where(
+        ok, 30 * np.log(2) / np.log(res.members.where(ok) / res.v_30.where(ok)), np.nan
+    )
     p = tables["posts"]
     p["t"] = pd.to_datetime(p.created_at, format="ISO8601")
     week = p[(p.t > now - pd.Timedelta(days=7)) & (p.t <= now)]
@@ -166,21 +233,45 @@ def side_pandas(db: Path, out: Path) -> None:
     for name, g in mp.groupby("name"):
         tools[name] = {
             "mentions_7d": int(((g.t > now - pd.Timedelta(days=7)) & (g.t <= now)).sum()),
-            "mentions_prev_7d": int(((g.t > now - pd.Timedelta(days=14)) & (g.t <= now - pd.Timedelta(days=7))).sum()),
+            "mentions_prev_7d": int(
+                ((g.t > now - pd.Timedelta(days=14)) & (g.t <= now - pd.Timedelta(days=7))).sum()
+            ),
             "mentions_total": int((g.t <= now).sum()),
         }
     dom = week[week.link_domain.notna()].groupby("link_domain").size()
     sc = tables["status_changes"]
     sc["t"] = pd.to_datetime(sc.observed_at, format="ISO8601")
-    n_changes = int(((sc.t >= now - pd.Timedelta(SINCE)) & (sc.t <= now)
-                     & ~(sc.old_status.isna() & (sc.new_status == "active"))).sum())
-    cols = ["members", "delta_1d", "delta_7d", "delta_30d", "growth_7d_pct", "growth_30d_pct",
-            "doubling_days", "posts_7d"]
-    comm = {str(cid): {k: (None if pd.isna(r[k]) else float(r[k])) for k in cols}
-            for cid, r in res[cols].astype(object).iterrows()}
-    out.write_text(json.dumps({"communities": comm, "tools": tools, "status_changes": n_changes,
-                               "link_domains": {d: {"posts_7d": int(n), "share": n / dom.sum()}
-                                                for d, n in dom.items()}}))
+    n_changes = int(
+        (
+            (sc.t >= now - pd.Timedelta(SINCE))
+            & (sc.t <= now)
+            & ~(sc.old_status.isna() & (sc.new_status == "active"))
+        ).sum()
+    )
+    cols = [
+        "members",
+        "delta_1d",
+        "delta_7d",
+        "delta_30d",
+        "growth_7d_pct",
+        "growth_30d_pct",
+        "doubling_days",
+        "posts_7d",
+    ]
+    comm = {
+        str(cid): {k: (None if pd.isna(r[k]) else float(r[k])) for k in cols}
+        for cid, r in res[cols].astype(object).iterrows()
+    }
+    out.write_text(
+        json.dumps(
+            {
+                "communities": comm,
+                "tools": tools,
+                "status_changes": n_changes,
+                "link_domains": {d: {"posts_7d": int(n), "share": n / dom.sum()} for d, n in dom.items()},
+            }
+        )
+    )
 
 
 def child(side: str, db: Path, out: Path) -> None:
@@ -197,8 +288,12 @@ def child(side: str, db: Path, out: Path) -> None:
 
 
 def run_side(side: str, db: Path, out: Path) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, __file__, "--child", side, "--db", str(db), "--out", str(out)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", side, "--db", str(db), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -218,8 +313,11 @@ def compare(dfw_path: Path, pd_path: Path, sample: int) -> list[str]:
     problems = []
     for cid in rnd.sample(ids, min(sample, len(ids))):
         mine, theirs = by_handle[f"community_{cid}"], base["communities"][cid]
-        problems += [f"community_{cid} {k}: dfwatch {mine[k]} pandas {v}"
-                     for k, v in theirs.items() if not close(mine[k], v)]
+        problems += [
+            f"community_{cid} {k}: dfwatch {mine[k]} pandas {v}"
+            for k, v in theirs.items()
+            if not close(mine[k], v)
+        ]
     for t in dfw["tools"]:
         want = base["tools"].get(t["name"], {"mentions_7d": 0, "mentions_prev_7d": 0, "mentions_total": 0})
         problems += [f"tool {t['name']} {k}: dfwatch {t[k]} pandas {v}" for k, v in want.items() if t[k] != v]
@@ -228,13 +326,17 @@ def compare(dfw_path: Path, pd_path: Path, sample: int) -> list[str]:
         if d["posts_7d"] != want["posts_7d"] or not close(d["share"], want["share"]):
             problems.append(f"domain {d['domain']}: dfwatch {d} pandas {want}")
     if len(dfw["status_changes"]) != base["status_changes"]:
-        problems.append(f"status changes: dfwatch {len(dfw['status_changes'])} pandas {base['status_changes']}")
+        problems.append(
+            f"status changes: dfwatch {len(dfw['status_changes'])} pandas {base['status_changes']}"
+        )
     return problems
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (communities and posts)")
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of the full size (communities and posts)"
+    )
     ap.add_argument("--communities", type=int, default=5000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--posts", type=int, default=1_000_000)
@@ -253,8 +355,10 @@ def main() -> int:
     if not db.exists():
         t0 = time.perf_counter()
         generate(db, communities, args.days, posts)
-        print(f"generated {communities:,} communities × {args.days} days = {communities * args.days:,} "
-              f"metric rows, {posts:,} posts in {time.perf_counter() - t0:.1f} s ({db.stat().st_size / 2**20:.0f} MiB)")
+        print(
+            f"generated {communities:,} communities × {args.days} days = {communities * args.days:,} "
+            f"metric rows, {posts:,} posts in {time.perf_counter() - t0:.1f} s ({db.stat().st_size / 2**20:.0f} MiB)"
+        )
     else:
         print(f"reusing {db}")
     results = {side: run_side(side, db, work / f"{side}.json") for side in ("dfwatch", "pandas")}
@@ -263,13 +367,17 @@ def main() -> int:
     print(f"{'':8} {'time (s)':>10} {'peak RSS (MiB)':>15}")
     print(f"{'dfwatch':8} {d['seconds']:>10.2f} {d['maxrss_mb']:>15.0f}")
     print(f"{'pandas':8} {p['seconds']:>10.2f} {p['maxrss_mb']:>15.0f}")
-    print(f"ratio pandas/dfwatch: time {p['seconds'] / d['seconds']:.1f}×, "
-          f"memory {p['maxrss_mb'] / d['maxrss_mb']:.1f}×")
+    print(
+        f"ratio pandas/dfwatch: time {p['seconds'] / d['seconds']:.1f}×, "
+        f"memory {p['maxrss_mb'] / d['maxrss_mb']:.1f}×"
+    )
     if problems:
         print(f"MISMATCH in {len(problems)} figures:", *problems[:20], sep="\n  ")
         return 1
-    print(f"numbers agree: {min(args.sample, communities)} sampled communities, every tool, "
-          "every link domain, the status-change count")
+    print(
+        f"numbers agree: {min(args.sample, communities)} sampled communities, every tool, "
+        "every link domain, the status-change count"
+    )
     return 0
 
 

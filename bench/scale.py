@@ -34,8 +34,13 @@ from crawler.sim.server import Simulation
 from crawler.sim.world import World
 
 # Published limits: (requests, window seconds). Sources in crawler/sim/{reddit,x,github}.py.
-LIMITS = {"reddit": (600, 600), "x_users_by": (300, 900), "x_counts": (300, 900), "x_search": (450, 900),
-          "github": (5000, 3600)}
+LIMITS = {
+    "reddit": (600, 600),
+    "x_users_by": (300, 900),
+    "x_counts": (300, 900),
+    "x_search": (450, 900),
+    "github": (5000, 3600),
+}
 MULTI_NAMES = 100  # subreddit names per /r/a+b+.../new listing (keeps the URL well under 8 KB)
 
 
@@ -53,12 +58,18 @@ class Plan:
 
     def bound_seconds(self) -> float:
         """Least wall time the rate limits allow: full windows spent waiting, per platform, in parallel."""
+
         def waits(n: int, key: str) -> float:
             limit, window = LIMITS[key]
             return max(0, math.ceil(n / limit) - 1) * window
 
-        return max(waits(self.reddit, "reddit"), waits(self.x_users, "x_users_by"),
-                   waits(self.x_counts, "x_counts"), waits(self.x_search, "x_search"), waits(self.github, "github"))
+        return max(
+            waits(self.reddit, "reddit"),
+            waits(self.x_users, "x_users_by"),
+            waits(self.x_counts, "x_counts"),
+            waits(self.x_search, "x_search"),
+            waits(self.github, "github"),
+        )
 
 
 def day_volumes(world: World) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
@@ -76,7 +87,7 @@ def minimum_plan(world: World) -> Plan:
     names = list(posts)
     listing_pages = 0
     for i in range(0, len(names), MULTI_NAMES):
-        listing_pages += max(1, math.ceil(sum(posts[n] for n in names[i:i + MULTI_NAMES]) / 100))
+        listing_pages += max(1, math.ceil(sum(posts[n] for n in names[i : i + MULTI_NAMES]) / 100))
     reddit = 1 + math.ceil(len(names) / 100) + listing_pages  # token + /api/info batches + multi listings
     accounts = len(world.of_kind("x", "account"))
     x_search = sum(max(1, math.ceil(n / 100)) for n in tweets.values())
@@ -121,16 +132,23 @@ def run_crawls(sim: Simulation, only: str) -> list[tuple[int, float, float, int]
         env["GITHUB_TOKEN"] = "bench-token"  # noqa: S105 - not a secret
         sim.stats.reset()
         started = time.monotonic()
-        proc = subprocess.run([*CLI, "crawl", "--only", only, "--config", str(tmp / "config")], env=env,
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [*CLI, "crawl", "--only", only, "--config", str(tmp / "config")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         seconds = time.monotonic() - started
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
         if proc.returncode not in (0, 4):
             sys.stderr.write(proc.stderr[-2000:])
         out.append((proc.returncode, seconds, peak_mib, sim.stats.count()))
         snap = sim.stats.snapshot()["platforms"]
-        print(f"crawl {day + 1} ({'backfill' if day == 0 else 'daily'}): exit {proc.returncode}, "
-              f"{out[-1][3]} requests in {seconds:.0f} s, peak RSS {peak_mib:.0f} MiB")
+        print(
+            f"crawl {day + 1} ({'backfill' if day == 0 else 'daily'}): exit {proc.returncode}, "
+            f"{out[-1][3]} requests in {seconds:.0f} s, peak RSS {peak_mib:.0f} MiB"
+        )
         for platform, data in snap.items():
             print(f"  {platform:<10}{data['total']:>8} requests  {data['endpoints']}")
     return out
@@ -149,15 +167,26 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.monotonic()
-    world = World(seed=args.seed, n_subreddits=args.subreddits, n_accounts=args.accounts, n_repos=args.repos,
-                  n_queries=args.queries, n_invites=0, n_channels=0, n_hashtags=0, start_date=args.start,
-                  preset=None)
+    world = World(
+        seed=args.seed,
+        n_subreddits=args.subreddits,
+        n_accounts=args.accounts,
+        n_repos=args.repos,
+        n_queries=args.queries,
+        n_invites=0,
+        n_channels=0,
+        n_hashtags=0,
+        start_date=args.start,
+        preset=None,
+    )
     world.clock.advance(days=1)
     minimum, naive = minimum_plan(world), naive_plan(world)
     posts, tweets, _ = day_volumes(world)
-    print(f"world: {args.subreddits} subreddits ({sum(posts.values())} posts in the day), {args.accounts} X accounts, "
-          f"{args.queries} queries ({sum(tweets.values())} tweets), {args.repos} repos; built in "
-          f"{time.monotonic() - t0:.1f} s")
+    print(
+        f"world: {args.subreddits} subreddits ({sum(posts.values())} posts in the day), {args.accounts} X accounts, "
+        f"{args.queries} queries ({sum(tweets.values())} tweets), {args.repos} repos; built in "
+        f"{time.monotonic() - t0:.1f} s"
+    )
     print(f"{'':<22}{'minimum':>10}{'naive':>10}{'naive/min':>11}")
     for field in ("reddit", "x_users", "x_counts", "x_search", "github", "total"):
         lo, hi = getattr(minimum, field), getattr(naive, field)
@@ -168,14 +197,19 @@ def main() -> None:
     with Simulation(world) as sim:
         _, (_code, seconds, _peak, used) = run_crawls(sim, args.only)
         minimum, naive = minimum_plan(world), naive_plan(world)  # the daily crawl's day
-        print(f"daily crawl: used/minimum {used / max(minimum.total, 1):.2f}x  naive/used "
-              f"{naive.total / max(used, 1):.1f}x  wall {seconds:.0f} s")
+        print(
+            f"daily crawl: used/minimum {used / max(minimum.total, 1):.2f}x  naive/used "
+            f"{naive.total / max(used, 1):.1f}x  wall {seconds:.0f} s"
+        )
         reddit_used = sim.stats.count("reddit")
         limit, window = LIMITS["reddit"]
         windows = math.ceil(reddit_used / limit)
-        print(f"rate limits: reddit {reddit_used} requests = {windows} windows of {limit}; the crawl must "
-              f"wait for {windows - 1} window reset(s), each up to {window:.0f} s away "
-              f"(minimum plan: {minimum.bound_seconds():.0f} s of waiting)")
+        print(
+            f"rate limits: reddit {reddit_used} requests = {windows} windows of {limit}; the crawl must "
+            f"wait for {windows - 1} window reset(s), each up to {window:.0f} s away "
+            f"(minimum plan: {minimum.bound_seconds():.0f} s of waiting)"
+        )
+
 
 if __name__ == "__main__":
     main()

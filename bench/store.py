@@ -43,20 +43,43 @@ def maxrss_mb() -> float:
 def post_fields(i: int) -> tuple[CommunityKey, str, datetime, str, int, int, tuple[str, ...]]:
     key = COMMUNITIES[i % len(COMMUNITIES)]
     mentions = (TOOLS[i % 5],) if i % 3 else (TOOLS[i % 5], TOOLS[(i + 1) % 5])
-    return key, f"p{i:09d}", T0 + timedelta(seconds=i), f"Post {i} about {mentions[0]}", i % 500, i % 40, mentions
+    return (
+        key,
+        f"p{i:09d}",
+        T0 + timedelta(seconds=i),
+        f"Post {i} about {mentions[0]}",
+        i % 500,
+        i % 40,
+        mentions,
+    )
 
 
 def posts(n: int) -> Iterator[Post]:
     for i in range(n):
         key, ext, created, title, score, comments, mentions = post_fields(i)
-        yield Post(key, ext, created_at=created, author=f"{i % 9973:064x}", title=title,
-                   url=f"https://reddit.com/r/{key.handle}/comments/{ext}", link_domain="github.com",
-                   score=score, num_comments=comments, state="visible", mentions=mentions, enriched=True)
+        yield Post(
+            key,
+            ext,
+            created_at=created,
+            author=f"{i % 9973:064x}",
+            title=title,
+            url=f"https://reddit.com/r/{key.handle}/comments/{ext}",
+            link_domain="github.com",
+            score=score,
+            num_comments=comments,
+            state="visible",
+            mentions=mentions,
+            enriched=True,
+        )
 
 
 def metric_fields(i: int) -> tuple[CommunityKey, str, float, datetime]:
-    return (COMMUNITIES[i % len(COMMUNITIES)], METRIC_NAMES[(i // len(COMMUNITIES)) % 3], float(i),
-            T0 + timedelta(minutes=i // (len(COMMUNITIES) * 3)))
+    return (
+        COMMUNITIES[i % len(COMMUNITIES)],
+        METRIC_NAMES[(i // len(COMMUNITIES)) % 3],
+        float(i),
+        T0 + timedelta(minutes=i // (len(COMMUNITIES) * 3)),
+    )
 
 
 def metrics(n: int) -> Iterator[MetricPoint]:
@@ -117,8 +140,21 @@ def run_baseline(path: Path, n_posts: int, n_metrics: int) -> tuple[float, float
     def post_rows() -> Iterator[tuple[object, ...]]:
         for i in range(n_posts):
             key, ext, created, title, score, comments, _ = post_fields(i)
-            yield (cids[key.handle], "reddit", ext, sqlite_time(created), now, now, f"{i % 9973:064x}", title,
-                   f"https://reddit.com/r/{key.handle}/comments/{ext}", "github.com", score, comments, "visible")
+            yield (
+                cids[key.handle],
+                "reddit",
+                ext,
+                sqlite_time(created),
+                now,
+                now,
+                f"{i % 9973:064x}",
+                title,
+                f"https://reddit.com/r/{key.handle}/comments/{ext}",
+                "github.com",
+                score,
+                comments,
+                "visible",
+            )
 
     def mention_rows() -> Iterator[tuple[object, ...]]:
         for i in range(n_posts):
@@ -144,7 +180,8 @@ def run_baseline(path: Path, n_posts: int, n_metrics: int) -> tuple[float, float
     t_posts = time.perf_counter() - t
     t = time.perf_counter()
     conn.executemany(
-        "INSERT INTO metrics (community_id, metric, value, observed_at, source) VALUES (?, ?, ?, ?, ?)", metric_rows()
+        "INSERT INTO metrics (community_id, metric, value, observed_at, source) VALUES (?, ?, ?, ?, ?)",
+        metric_rows(),
     )
     conn.execute("COMMIT")
     t_metrics = time.perf_counter() - t
@@ -161,9 +198,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--posts", type=int, default=1_000_000)
     ap.add_argument("--metrics", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=CrawlerSettings().batch_size,
-                    help="Store batch size (records per transaction; default: the crawl's own)")
-    ap.add_argument("--dir", type=Path, default=None, help="where the two scratch databases go (default: a temp dir)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=CrawlerSettings().batch_size,
+        help="Store batch size (records per transaction; default: the crawl's own)",
+    )
+    ap.add_argument(
+        "--dir", type=Path, default=None, help="where the two scratch databases go (default: a temp dir)"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="dfwatch-bench-", dir=args.dir) as tmp:
         ours, base = Path(tmp) / "store.db", Path(tmp) / "baseline.db"
@@ -174,7 +217,9 @@ def main() -> None:
             a, b = count(ours, table), count(base, table)
             assert a == b, f"{table}: store wrote {a} rows, baseline {b}"
         mentions = count(ours, "mentions")
-    print(f"rows: {args.posts:,} posts (+{mentions:,} mentions), {args.metrics:,} metrics; batch {args.batch}")
+    print(
+        f"rows: {args.posts:,} posts (+{mentions:,} mentions), {args.metrics:,} metrics; batch {args.batch}"
+    )
     print(f"{'':10} {'Store.write':>14} {'executemany':>14} {'ratio':>7}")
     lines: tuple[tuple[str, int, float, float], ...] = (
         ("posts", args.posts, s_posts, b_posts),

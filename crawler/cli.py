@@ -31,7 +31,9 @@ app.add_typer(db_app, name="db")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="Config directory (default: $DFWATCH_CONFIG, else ./config).", show_default=False),
+    typer.Option(
+        "--config", help="Config directory (default: $DFWATCH_CONFIG, else ./config).", show_default=False
+    ),
 ]
 T = TypeVar("T")
 _state: dict[str, Any] = {"debug": False}
@@ -54,7 +56,9 @@ def guarded(fn: Callable[[], T]) -> T:
         if _state["debug"]:
             raise
         log.debug("internal error", exc_info=True)
-        raise _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1) from None
+        raise _fail(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1
+        ) from None
 
 
 def _config(directory: Path | None) -> Config:
@@ -69,10 +73,13 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log detail (-vv: libraries too).")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log detail (-vv: libraries too).")
+    ] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
     version: Annotated[
-        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit.")
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
     ] = False,
 ) -> None:
     from crawler.logs import setup_logging
@@ -83,9 +90,13 @@ def _main(
 
 @app.command()
 def crawl(
-    only: Annotated[str | None, typer.Option("--only", help=f"Comma-separated sources ({', '.join(SOURCE_NAMES)}).")] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help=f"Comma-separated sources ({', '.join(SOURCE_NAMES)}).")
+    ] = None,
     config: ConfigOpt = None,
-    trigger: Annotated[str, typer.Option("--trigger", help="Recorded in crawl_runs.trigger: manual or schedule.")] = "manual",
+    trigger: Annotated[
+        str, typer.Option("--trigger", help="Recorded in crawl_runs.trigger: manual or schedule.")
+    ] = "manual",
 ) -> None:
     """One crawl of everything enabled. Exit 0 ok, 4 partial, 1 failed, 2 config error."""
     if trigger not in ("manual", "schedule"):
@@ -108,7 +119,9 @@ def crawl(
 @app.command()
 def schedule(
     config: ConfigOpt = None,
-    list_: Annotated[bool, typer.Option("--list", help="Show the jobs and their next run times, then exit.")] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="Show the jobs and their next run times, then exit.")
+    ] = False,
 ) -> None:
     """The long-running daily scheduler (APScheduler, UTC)."""
 
@@ -129,12 +142,18 @@ def schedule(
 
 @app.command()
 def report(
-    since: Annotated[str, typer.Option("--since", help="Window for status changes and trends: 30d, 12h, 2w.")] = "30d",
+    since: Annotated[
+        str, typer.Option("--since", help="Window for status changes and trends: 30d, 12h, 2w.")
+    ] = "30d",
     fmt: Annotated[str, typer.Option("--format", help="table, md, csv, json or html.")] = "table",
-    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of standard output.")
+    ] = None,
     platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
     tag: Annotated[str | None, typer.Option("--tag", help="Only watchlist entries with this tag.")] = None,
-    top: Annotated[int | None, typer.Option("--top", min=1, help="Only the N fastest growers (7 days).")] = None,
+    top: Annotated[
+        int | None, typer.Option("--top", min=1, help="Only the N fastest growers (7 days).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Trend report: growth, status changes, tool mentions, link domains."""
@@ -196,7 +215,9 @@ def query(
 @app.command()
 def export(
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl.")] = "csv",
-    out: Annotated[Path, typer.Option("--out", help="Directory for one file per table.")] = Path("data/export"),
+    out: Annotated[Path, typer.Option("--out", help="Directory for one file per table.")] = Path(
+        "data/export"
+    ),
     config: ConfigOpt = None,
 ) -> None:
     """Export every table, streamed, one file per table."""
@@ -232,7 +253,10 @@ def sources(config: ConfigOpt = None) -> None:
         for name in SOURCE_NAMES:
             n = len(cfg.targets(name))
             creds = [f"{v} {'set' if cfg.credential(v) else 'missing'}" for v in CREDENTIALS.get(name, ())]
-            creds += [f"{v} {'set' if cfg.credential(v) else 'unset (optional)'}" for v in OPTIONAL_CREDENTIALS.get(name, ())]
+            creds += [
+                f"{v} {'set' if cfg.credential(v) else 'unset (optional)'}"
+                for v in OPTIONAL_CREDENTIALS.get(name, ())
+            ]
             missing = cfg.missing_credentials(name)
             if not n:
                 state = "nothing watched"
@@ -253,7 +277,9 @@ def sources(config: ConfigOpt = None) -> None:
 @app.command()
 def demo(
     days: Annotated[int, typer.Option("--days", min=1, max=365, help="Simulated days to crawl.")] = 30,
-    out: Annotated[Path, typer.Option("--out", help="Directory for the demo database and report.")] = Path("data/demo"),
+    out: Annotated[Path, typer.Option("--out", help="Directory for the demo database and report.")] = Path(
+        "data/demo"
+    ),
 ) -> None:
     """The whole pipeline offline against simulated platforms; writes an HTML report."""
 

@@ -31,7 +31,9 @@ class CrawlProgress:
             self._status.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._status:
             self._status.stop()
 
@@ -44,13 +46,26 @@ class CrawlProgress:
             self.console.print(f"  {source}: {event}")
 
     def summary(self, result: RunResult, database_url: str) -> None:
-        table = Table("source", "status", "requests", "items", "errors", "retries", "waited", title=f"run {result.run_id}: {result.status}")
+        table = Table(
+            "source",
+            "status",
+            "requests",
+            "items",
+            "errors",
+            "retries",
+            "waited",
+            title=f"run {result.run_id}: {result.status}",
+        )
         for name, outcome in result.sources.items():
             s = outcome.stats
             table.add_row(
                 name,
                 outcome.status,
-                str(s.requests), str(s.items), str(s.errors), str(s.retries), f"{s.rate_limited_seconds:.0f}s",
+                str(s.requests),
+                str(s.items),
+                str(s.errors),
+                str(s.retries),
+                f"{s.rate_limited_seconds:.0f}s",
             )
         if not result.sources:
             self.console.print("nothing to crawl: the watchlist is empty for the chosen sources")

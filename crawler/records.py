@@ -43,8 +43,17 @@ ContentPolicy = Literal["counts", "metadata", "full"]
 PLATFORMS: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "forum", "mastodon")
 KINDS: tuple[str, ...] = ("subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag")
 STATUSES: tuple[str, ...] = (
-    "active", "private", "restricted", "quarantined", "banned", "suspended",
-    "protected", "not_found", "archived", "blocked", "unknown",
+    "active",
+    "private",
+    "restricted",
+    "quarantined",
+    "banned",
+    "suspended",
+    "protected",
+    "not_found",
+    "archived",
+    "blocked",
+    "unknown",
 )
 POST_STATES: tuple[str, ...] = ("visible", "removed", "deleted")
 POLICIES: tuple[str, ...] = ("counts", "metadata", "full")
@@ -52,9 +61,22 @@ POLICIES: tuple[str, ...] = ("counts", "metadata", "full")
 # The metric vocabulary of the codebook (docs/schema.md). Sources may add platform-specific
 # names (following, listed, topics, active_users, accounts_per_day), documented there too.
 METRICS: tuple[str, ...] = (
-    "members", "online_members", "weekly_visitors", "weekly_contributions", "posts_total",
-    "stars", "forks", "watchers", "open_issues", "release_downloads", "posts_per_day",
-    "following", "listed", "topics", "active_users", "accounts_per_day",
+    "members",
+    "online_members",
+    "weekly_visitors",
+    "weekly_contributions",
+    "posts_total",
+    "stars",
+    "forks",
+    "watchers",
+    "open_issues",
+    "release_downloads",
+    "posts_per_day",
+    "following",
+    "listed",
+    "topics",
+    "active_users",
+    "accounts_per_day",
 )
 
 

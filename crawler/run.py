@@ -116,7 +116,9 @@ def plan(config: Config, names: Sequence[str]) -> tuple[list[tuple[str, Source]]
             continue
         missing = source.missing_env(config)
         if missing:
-            skipped[name] = SourceOutcome("skipped", skipped_reason=f"set {' and '.join(missing)} to enable it")
+            skipped[name] = SourceOutcome(
+                "skipped", skipped_reason=f"set {' and '.join(missing)} to enable it"
+            )
             continue
         runnable.append((name, source))
     return runnable, skipped
@@ -207,7 +209,9 @@ def _run(
         for name, source in members:
             runlog.start_source(engine, run_id, name)
             notify(name, "start")
-            contexts.append((source, SourceContext(name, config, store, run_id, sink, sleep=sleep, flush=sink.flush)))
+            contexts.append(
+                (source, SourceContext(name, config, store, run_id, sink, sleep=sleep, flush=sink.flush))
+            )
         error: str | None = None
         try:
             type(members[0][1]).crawl_group(contexts)
@@ -242,8 +246,13 @@ def _run(
             notify(ctx.name, status)
             log.info(
                 "source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
-                ctx.name, status, ctx.stats.requests, ctx.stats.items, ctx.stats.errors,
-                ctx.stats.retries, ctx.stats.rate_limited_seconds,
+                ctx.name,
+                status,
+                ctx.stats.requests,
+                ctx.stats.items,
+                ctx.stats.errors,
+                ctx.stats.retries,
+                ctx.stats.rate_limited_seconds,
             )
         lock.heartbeat()
 
@@ -283,4 +292,3 @@ def _run_status(sources: dict[str, SourceOutcome]) -> str:
     if all(s == "failed" for s in ran):
         return "failed"
     return "partial"
-

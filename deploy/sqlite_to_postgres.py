@@ -44,9 +44,12 @@ def main(source_url: str, target_url: str) -> None:
             for table in tables:
                 if "id" in table.c and table.c.id.primary_key:
                     # Table names come from our own metadata, never from data.
-                    d.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608
-                        f"coalesce((SELECT max(id) FROM {table.name}), 0) + 1, false)"))
+                    d.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608
+                            f"coalesce((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
 
 
 if __name__ == "__main__":

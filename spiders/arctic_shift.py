@@ -37,8 +37,11 @@ class ArcticShiftSpider(DfwatchSpider):
         for series, metric in SERIES.items():
             query = urlencode({"key": f"r/{target.key.handle}/{series}", "precision": "day"})
             yield self.request(
-                f"{base}/api/time_series?{query}", self.parse_series, target,
-                headers={"Accept": "application/json"}, cb_kwargs={"metric": metric},
+                f"{base}/api/time_series?{query}",
+                self.parse_series,
+                target,
+                headers={"Accept": "application/json"},
+                cb_kwargs={"metric": metric},
             )
 
     def parse_series(self, response: Response, target: WatchTarget, metric: str) -> Iterator[Any]:
@@ -50,5 +53,7 @@ class ArcticShiftSpider(DfwatchSpider):
         except ValueError as exc:
             self.fail(target, f"{metric} series: {exc}")
             return
-        self.ctx.log.info("source=arctic_shift target=r/%s metric=%s points=%d", target.key.handle, metric, len(points))
+        self.ctx.log.info(
+            "source=arctic_shift target=r/%s metric=%s points=%d", target.key.handle, metric, len(points)
+        )
         yield from points

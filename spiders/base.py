@@ -102,7 +102,9 @@ class DfwatchSpider(scrapy.Spider):
             message = f"robots.txt forbids {request.url}"
         self.fail(str(target or "?"), message)
 
-    def status_observation(self, target: WatchTarget, source: str, status: str, reason: str) -> CommunityObservation:
+    def status_observation(
+        self, target: WatchTarget, source: str, status: str, reason: str
+    ) -> CommunityObservation:
         """An observation that only says the community's status (and the evidence)."""
         return CommunityObservation(
             key=target.key, observed_at=utcnow(), source=source, status=status, status_reason=reason

@@ -34,8 +34,11 @@ class ForumsSpider(DfwatchSpider):
         url, engine = target.extra["url"], target.extra["engine"]
         if engine == "discourse":
             yield self.request(
-                f"{url}/about.json", self.parse_forum, target,
-                headers={"Accept": "application/json"}, meta={"dont_obey_robotstxt": True},
+                f"{url}/about.json",
+                self.parse_forum,
+                target,
+                headers={"Accept": "application/json"},
+                meta={"dont_obey_robotstxt": True},
             )
         else:
             yield self.request(url, self.parse_forum, target)
@@ -51,7 +54,8 @@ class ForumsSpider(DfwatchSpider):
             return
         try:
             facts: ForumFacts = (
-                parse_discourse_about(json_body(response)) if engine == "discourse"
+                parse_discourse_about(json_body(response))
+                if engine == "discourse"
                 else parse_phpbb_index(response.text)
             )
         except (ValueError, AttributeError) as exc:

@@ -138,7 +138,8 @@ class GithubSpider(DfwatchSpider):
         if nxt and page >= self.ctx.config.settings.github.max_release_pages:
             self.ctx.log.warning(
                 "source=github target=%s more than %d release pages: release_downloads left absent",
-                target.key.handle, page,
+                target.key.handle,
+                page,
             )
             yield self.observation(target, facts, None)
         elif nxt:
@@ -146,7 +147,9 @@ class GithubSpider(DfwatchSpider):
         else:
             yield self.observation(target, facts, total)
 
-    def observation(self, target: WatchTarget, facts: RepoFacts, downloads: int | None) -> CommunityObservation:
+    def observation(
+        self, target: WatchTarget, facts: RepoFacts, downloads: int | None
+    ) -> CommunityObservation:
         metrics = dict(facts.metrics)
         if downloads is not None:
             metrics["release_downloads"] = float(downloads)  # 0 for a repository without releases

@@ -103,18 +103,31 @@ class RateLimitRetryMiddleware:
         source = getattr(self.crawler.spider, "name", "?")
         if attempt >= self.max_retries:
             request.meta[GAVE_UP_META] = f"{reason}; gave up after {attempt + 1} attempts"
-            log.warning("source=%s target=%s gave up reason=%s attempts=%d", source, target, reason, attempt + 1)
+            log.warning(
+                "source=%s target=%s gave up reason=%s attempts=%d", source, target, reason, attempt + 1
+            )
             return None
         if wait > self.max_wait:
-            request.meta[GAVE_UP_META] = f"{reason}; server asks for {wait:.0f}s, more than max_wait_seconds={self.max_wait:.0f}"
-            log.warning("source=%s target=%s not waiting wait=%.0fs max=%.0fs", source, target, wait, self.max_wait)
+            request.meta[GAVE_UP_META] = (
+                f"{reason}; server asks for {wait:.0f}s, more than max_wait_seconds={self.max_wait:.0f}"
+            )
+            log.warning(
+                "source=%s target=%s not waiting wait=%.0fs max=%.0fs", source, target, wait, self.max_wait
+            )
             return None
         ctx = _ctx(self.crawler)
         if ctx is not None:
             ctx.count_retry(target, reason, attempt + 1)
             if rate_limited:
                 ctx.stats.rate_limited_seconds += wait
-        log.info("source=%s target=%s retry attempt=%d wait=%.1fs reason=%s", source, target, attempt + 1, wait, reason)
+        log.info(
+            "source=%s target=%s retry attempt=%d wait=%.1fs reason=%s",
+            source,
+            target,
+            attempt + 1,
+            wait,
+            reason,
+        )
         if wait > 0:
             # Imported here: importing the reactor at module level would install the
             # default one before CrawlerProcess installs the asyncio reactor.

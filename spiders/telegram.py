@@ -32,7 +32,9 @@ class TelegramSpider(DfwatchSpider):
 
     def requests_for(self, target: WatchTarget) -> Iterator[Request]:
         base = self.ctx.config.endpoint("telegram")
-        yield self.request(f"{base}/s/{target.key.handle}", self.parse_preview, target, meta={"dont_redirect": True})
+        yield self.request(
+            f"{base}/s/{target.key.handle}", self.parse_preview, target, meta={"dont_redirect": True}
+        )
 
     def parse_preview(self, response: Response, target: WatchTarget) -> Iterator[Any]:
         channel = target.key.handle
@@ -43,7 +45,10 @@ class TelegramSpider(DfwatchSpider):
                 self.fail(target, f"unexpected redirect to {location}")
                 return
             yield self.status_observation(
-                target, SOURCE, "not_found", f"HTTP {response.status}: no public preview (redirects to {path or location})"
+                target,
+                SOURCE,
+                "not_found",
+                f"HTTP {response.status}: no public preview (redirects to {path or location})",
             )
             return
         if response.status == 404:

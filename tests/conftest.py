@@ -161,8 +161,20 @@ def make_config(tmp_path: Path) -> Any:
     return _make
 
 
-_TOUCHED_LOGGERS = ("", "dfwatch", "crawler", "spiders", "scrapy", "twisted", "praw", "prawcore", "tweepy",
-                    "urllib3", "alembic", "apscheduler")
+_TOUCHED_LOGGERS = (
+    "",
+    "dfwatch",
+    "crawler",
+    "spiders",
+    "scrapy",
+    "twisted",
+    "praw",
+    "prawcore",
+    "tweepy",
+    "urllib3",
+    "alembic",
+    "apscheduler",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -171,7 +183,10 @@ def _restore_logging() -> Iterator[None]:
     test; put the logging tree back so later tests (and caplog) see it as it was."""
     import logging
 
-    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers)) for name in _TOUCHED_LOGGERS}
+    saved = {
+        name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
+        for name in _TOUCHED_LOGGERS
+    }
     yield
     for name, (level, handlers) in saved.items():
         lg = logging.getLogger(name)

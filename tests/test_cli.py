@@ -30,7 +30,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_crawl_with_only_credentialed_sources_missing_skips_them_and_exits_0(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path / "cfg", {"reddit": {"subreddits": ["SFWdeepfakes"]}, "x": {"accounts": ["a"]}})
+    cfg = write_config(
+        tmp_path / "cfg", {"reddit": {"subreddits": ["SFWdeepfakes"]}, "x": {"accounts": ["a"]}}
+    )
     result = runner.invoke(app, ["crawl", "--config", str(cfg)], env=_env(tmp_path))
     assert result.exit_code == 0, result.output
     assert "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET" in result.output
@@ -57,7 +59,9 @@ def test_config_error_exits_2_with_one_sentence_naming_file_and_entry(tmp_path: 
 
 def test_unknown_source_in_only_is_a_usage_error(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg", {})
-    result = runner.invoke(app, ["crawl", "--only", "reddit,myspace", "--config", str(cfg)], env=_env(tmp_path))
+    result = runner.invoke(
+        app, ["crawl", "--only", "reddit,myspace", "--config", str(cfg)], env=_env(tmp_path)
+    )
     assert result.exit_code == 2
     assert "unknown source myspace" in result.output
 
@@ -81,7 +85,11 @@ def test_query_json_returns_rows(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg", {"github": {"repos": ["iperov/DeepFaceLab"]}})
     env = _env(tmp_path)
     assert runner.invoke(app, ["db", "upgrade", "--config", str(cfg)], env=env).exit_code == 0
-    result = runner.invoke(app, ["query", "select count(*) as n from communities", "--format", "json", "--config", str(cfg)], env=env)
+    result = runner.invoke(
+        app,
+        ["query", "select count(*) as n from communities", "--format", "json", "--config", str(cfg)],
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     assert '"n"' in result.output
 
@@ -102,11 +110,15 @@ def test_missing_config_directory_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_module_entry_point_runs(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "crawler.cli", "--version"], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "--version"], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0 and out.stdout.startswith("dfwatch ")
 
 
-@pytest.mark.parametrize("command", ["crawl", "schedule", "report", "query", "export", "sources", "db upgrade", "demo"])
+@pytest.mark.parametrize(
+    "command", ["crawl", "schedule", "report", "query", "export", "sources", "db upgrade", "demo"]
+)
 def test_commands_are_documented(command: str) -> None:
     readme = (ROOT / "README.md").read_text()
     assert re.search(rf"`dfwatch {command}\b", readme), f"README does not document `dfwatch {command}`"

@@ -40,8 +40,9 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     err = config_error(tmp_path)
     assert err.file == str(tmp_path / "watchlist.yaml")
     assert err.entry == "line 3, column 2"
-    assert str(err) == (f"{tmp_path}/watchlist.yaml: line 3, column 2: "
-                        "YAML syntax error: expected ',' or ']', but got ':'")
+    assert str(err) == (
+        f"{tmp_path}/watchlist.yaml: line 3, column 2: YAML syntax error: expected ',' or ']', but got ':'"
+    )
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
@@ -69,55 +70,105 @@ def test_missing_watchlist_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("watchlist", "expected"),
     [
-        ({"myspace": {"groups": ["deepfakes"]}},
-         "myspace: unknown platform 'myspace' (known: reddit, x, github, discord, telegram, forums, mastodon, arctic_shift)"),
+        (
+            {"myspace": {"groups": ["deepfakes"]}},
+            "myspace: unknown platform 'myspace' (known: reddit, x, github, discord, telegram, forums, mastodon, arctic_shift)",
+        ),
         ({"reddit": {"users": ["someone"]}}, "reddit.users: unknown key 'users'"),
-        ({"reddit": ["SFWdeepfakes"]},
-         "reddit: expected a mapping of lists (subreddits), got ['SFWdeepfakes']"),
-        ({"reddit": {"subreddits": "SFWdeepfakes"}}, "reddit.subreddits: expected a list, got 'SFWdeepfakes'"),
-        ({"reddit": {"subreddits": [{"name": "SFWdeepfakes", "colour": "red"}]}},
-         "reddit.subreddits[0].colour: unknown key 'colour'"),
-        ({"reddit": {"subreddits": [{"name": "SFWdeepfakes", "content": "everything"}]}},
-         "reddit.subreddits[0].content: unknown content policy 'everything' (known: counts, metadata, full)"),
-        ({"reddit": {"subreddits": [{"name": "SFWdeepfakes", "nsfw": "perhaps"}]}},
-         "reddit.subreddits[0].nsfw: expected true or false, got 'perhaps'"),
-        ({"reddit": {"subreddits": [{"name": "SFWdeepfakes", "tags": "banned"}]}},
-         "reddit.subreddits[0].tags: expected a list, got 'banned'"),
-        ({"reddit": {"subreddits": [{"content": "full"}]}}, "reddit.subreddits[0].name: missing required key 'name'"),
-        ({"reddit": {"subreddits": [["a", "b"]]}},
-         "reddit.subreddits[0]: expected a name, or a mapping with name and optional content, nsfw, tags, got ['a', 'b']"),
-        ({"reddit": {"subreddits": ["SFWdeepfakes", "faceswap", "sfwDeepfakes"]}},
-         "reddit.subreddits[2]: 'sfwDeepfakes' is listed twice (also at reddit.subreddits[0])"),
-        ({"reddit": {"subreddits": ["a b"]}},
-         "reddit.subreddits[0]: 'a b' is not a valid name: a subreddit name is 2-21 letters, digits or _"),
-        ({"reddit": {"subreddits": ["x"]}},
-         "reddit.subreddits[0]: 'x' is not a valid name: a subreddit name is 2-21 letters, digits or _"),
-        ({"reddit": {"subreddits": ["a" * 22]}},
-         f"reddit.subreddits[0]: {'a' * 22!r} is not a valid name: a subreddit name is 2-21 letters, digits or _"),
-        ({"reddit": {"subreddits": ["r/deepfakes"]}},
-         "reddit.subreddits[0]: 'r/deepfakes' is not a valid name: a subreddit name is 2-21 letters, digits or _"),
-        ({"arctic_shift": {"subreddits": ["dash-name"]}},
-         "arctic_shift.subreddits[0]: 'dash-name' is not a valid name: a subreddit name is 2-21 letters, digits or _"),
-        ({"x": {"accounts": ["@someone"]}},
-         "x.accounts[0]: '@someone' is not a valid name: an X handle is 1-15 letters, digits or _ (without @)"),
-        ({"x": {"accounts": ["a_much_too_long_handle"]}},
-         "x.accounts[0]: 'a_much_too_long_handle' is not a valid name: an X handle is 1-15 letters, digits or _ (without @)"),
+        (
+            {"reddit": ["SFWdeepfakes"]},
+            "reddit: expected a mapping of lists (subreddits), got ['SFWdeepfakes']",
+        ),
+        (
+            {"reddit": {"subreddits": "SFWdeepfakes"}},
+            "reddit.subreddits: expected a list, got 'SFWdeepfakes'",
+        ),
+        (
+            {"reddit": {"subreddits": [{"name": "SFWdeepfakes", "colour": "red"}]}},
+            "reddit.subreddits[0].colour: unknown key 'colour'",
+        ),
+        (
+            {"reddit": {"subreddits": [{"name": "SFWdeepfakes", "content": "everything"}]}},
+            "reddit.subreddits[0].content: unknown content policy 'everything' (known: counts, metadata, full)",
+        ),
+        (
+            {"reddit": {"subreddits": [{"name": "SFWdeepfakes", "nsfw": "perhaps"}]}},
+            "reddit.subreddits[0].nsfw: expected true or false, got 'perhaps'",
+        ),
+        (
+            {"reddit": {"subreddits": [{"name": "SFWdeepfakes", "tags": "banned"}]}},
+            "reddit.subreddits[0].tags: expected a list, got 'banned'",
+        ),
+        (
+            {"reddit": {"subreddits": [{"content": "full"}]}},
+            "reddit.subreddits[0].name: missing required key 'name'",
+        ),
+        (
+            {"reddit": {"subreddits": [["a", "b"]]}},
+            "reddit.subreddits[0]: expected a name, or a mapping with name and optional content, nsfw, tags, got ['a', 'b']",
+        ),
+        (
+            {"reddit": {"subreddits": ["SFWdeepfakes", "faceswap", "sfwDeepfakes"]}},
+            "reddit.subreddits[2]: 'sfwDeepfakes' is listed twice (also at reddit.subreddits[0])",
+        ),
+        (
+            {"reddit": {"subreddits": ["a b"]}},
+            "reddit.subreddits[0]: 'a b' is not a valid name: a subreddit name is 2-21 letters, digits or _",
+        ),
+        (
+            {"reddit": {"subreddits": ["x"]}},
+            "reddit.subreddits[0]: 'x' is not a valid name: a subreddit name is 2-21 letters, digits or _",
+        ),
+        (
+            {"reddit": {"subreddits": ["a" * 22]}},
+            f"reddit.subreddits[0]: {'a' * 22!r} is not a valid name: a subreddit name is 2-21 letters, digits or _",
+        ),
+        (
+            {"reddit": {"subreddits": ["r/deepfakes"]}},
+            "reddit.subreddits[0]: 'r/deepfakes' is not a valid name: a subreddit name is 2-21 letters, digits or _",
+        ),
+        (
+            {"arctic_shift": {"subreddits": ["dash-name"]}},
+            "arctic_shift.subreddits[0]: 'dash-name' is not a valid name: a subreddit name is 2-21 letters, digits or _",
+        ),
+        (
+            {"x": {"accounts": ["@someone"]}},
+            "x.accounts[0]: '@someone' is not a valid name: an X handle is 1-15 letters, digits or _ (without @)",
+        ),
+        (
+            {"x": {"accounts": ["a_much_too_long_handle"]}},
+            "x.accounts[0]: 'a_much_too_long_handle' is not a valid name: an X handle is 1-15 letters, digits or _ (without @)",
+        ),
         ({"x": {"queries": ["  "]}}, "x.queries[0]: an empty query"),
-        ({"github": {"repos": ["noslash"]}},
-         "github.repos[0]: 'noslash' is not a valid name: a GitHub repository is written owner/repo"),
-        ({"github": {"repos": ["https://github.com/iperov/DeepFaceLab"]}},
-         "github.repos[0]: 'https://github.com/iperov/DeepFaceLab' is not a valid name: a GitHub repository is written owner/repo"),
-        ({"forums": [{"url": "https://forum.faceswap.dev", "engine": "vbulletin"}]},
-         "forums[0].engine: 'vbulletin' is not allowed (expected phpbb or discourse)"),
-        ({"forums": [{"url": "forum.faceswap.dev", "engine": "phpbb"}]},
-         "forums[0]: 'forum.faceswap.dev' is not an http(s) URL"),
-        ({"mastodon": {"hashtags": ["deepfake"]}},
-         "mastodon.hashtags[0]: expected a mapping with instance and tag, got 'deepfake'"),
-        ({"mastodon": {"hashtags": [{"instance": "mastodon.social", "tag": "deep fake"}]}},
-         "mastodon.hashtags[0]: 'deep fake' is not a hashtag"),
+        (
+            {"github": {"repos": ["noslash"]}},
+            "github.repos[0]: 'noslash' is not a valid name: a GitHub repository is written owner/repo",
+        ),
+        (
+            {"github": {"repos": ["https://github.com/iperov/DeepFaceLab"]}},
+            "github.repos[0]: 'https://github.com/iperov/DeepFaceLab' is not a valid name: a GitHub repository is written owner/repo",
+        ),
+        (
+            {"forums": [{"url": "https://forum.faceswap.dev", "engine": "vbulletin"}]},
+            "forums[0].engine: 'vbulletin' is not allowed (expected phpbb or discourse)",
+        ),
+        (
+            {"forums": [{"url": "forum.faceswap.dev", "engine": "phpbb"}]},
+            "forums[0]: 'forum.faceswap.dev' is not an http(s) URL",
+        ),
+        (
+            {"mastodon": {"hashtags": ["deepfake"]}},
+            "mastodon.hashtags[0]: expected a mapping with instance and tag, got 'deepfake'",
+        ),
+        (
+            {"mastodon": {"hashtags": [{"instance": "mastodon.social", "tag": "deep fake"}]}},
+            "mastodon.hashtags[0]: 'deep fake' is not a hashtag",
+        ),
     ],
 )
-def test_watchlist_error_names_entry_and_problem(tmp_path: Path, watchlist: dict[str, Any], expected: str) -> None:
+def test_watchlist_error_names_entry_and_problem(
+    tmp_path: Path, watchlist: dict[str, Any], expected: str
+) -> None:
     assert message(tmp_path, watchlist=watchlist) == f"<dir>/watchlist.yaml: {expected}"
 
 
@@ -142,31 +193,56 @@ def test_empty_sections_and_numeric_names_are_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        ("[schedule]\ncron = \"61 * * * *\"\n",
-         "schedule.cron: cron '61 * * * *': minute field '61': the last value (61) is higher than the maximum value (59)"),
-        ("[schedule]\ncron = \"0 3 * *\"\n",
-         "schedule.cron: cron '0 3 * *' needs 5 fields (minute hour day month weekday), has 4"),
-        ("[schedule]\ncron = \"0 3 * * * *\"\n",
-         "schedule.cron: cron '0 3 * * * *' needs 5 fields (minute hour day month weekday), has 6"),
-        ("[schedule]\ncron = \"0 3 * * 8\"\n",
-         "schedule.cron: cron '0 3 * * 8': day-of-week field '8': day of week '8' is not 0-7 or sun-sat"),
-        ("[schedule.sources]\narctic_shift = \"0 25 * * mon\"\n",
-         "schedule.sources: cron '0 25 * * mon': hour field '25': the last value (25) is higher than the maximum value (23)"),
-        ("[schedule.sources]\nredit = \"0 3 * * *\"\n",
-         "schedule.sources: unknown source 'redit' (known: reddit, x, github, discord, telegram, forums, mastodon, arctic_shift)"),
-        ("[crawler]\ncontakt = \"me@example.org\"\n", "crawler.contakt: unknown key 'contakt'"),
-        ("[crawlr]\ncontact = \"me@example.org\"\n", "crawlr: unknown key 'crawlr'"),
-        ("[privacy]\ndefault_policy = \"all\"\n",
-         "privacy.default_policy: unknown content policy 'all' (known: counts, metadata, full)"),
-        ("[privacy]\nnsfw_policy = \"none\"\n",
-         "privacy.nsfw_policy: unknown content policy 'none' (known: counts, metadata, full)"),
-        ("[endpoints]\nredit = \"http://127.0.0.1:8000\"\n",
-         "endpoints: unknown endpoint 'redit' (known: reddit, reddit_auth, x, github, discord, telegram, arctic_shift)"),
-        ("[endpoints]\nreddit = \"ftp://127.0.0.1\"\n",
-         "endpoints: endpoint reddit must be an http(s) URL, got 'ftp://127.0.0.1'"),
-        ("[rate_limits]\nmax_retries = \"many\"\n", "rate_limits.max_retries: expected a whole number, got 'many'"),
-        ("[rate_limits]\nmax_retries = 50\n",
-         "rate_limits.max_retries: input should be less than or equal to 10, got 50"),
+        (
+            '[schedule]\ncron = "61 * * * *"\n',
+            "schedule.cron: cron '61 * * * *': minute field '61': the last value (61) is higher than the maximum value (59)",
+        ),
+        (
+            '[schedule]\ncron = "0 3 * *"\n',
+            "schedule.cron: cron '0 3 * *' needs 5 fields (minute hour day month weekday), has 4",
+        ),
+        (
+            '[schedule]\ncron = "0 3 * * * *"\n',
+            "schedule.cron: cron '0 3 * * * *' needs 5 fields (minute hour day month weekday), has 6",
+        ),
+        (
+            '[schedule]\ncron = "0 3 * * 8"\n',
+            "schedule.cron: cron '0 3 * * 8': day-of-week field '8': day of week '8' is not 0-7 or sun-sat",
+        ),
+        (
+            '[schedule.sources]\narctic_shift = "0 25 * * mon"\n',
+            "schedule.sources: cron '0 25 * * mon': hour field '25': the last value (25) is higher than the maximum value (23)",
+        ),
+        (
+            '[schedule.sources]\nredit = "0 3 * * *"\n',
+            "schedule.sources: unknown source 'redit' (known: reddit, x, github, discord, telegram, forums, mastodon, arctic_shift)",
+        ),
+        ('[crawler]\ncontakt = "me@example.org"\n', "crawler.contakt: unknown key 'contakt'"),
+        ('[crawlr]\ncontact = "me@example.org"\n', "crawlr: unknown key 'crawlr'"),
+        (
+            '[privacy]\ndefault_policy = "all"\n',
+            "privacy.default_policy: unknown content policy 'all' (known: counts, metadata, full)",
+        ),
+        (
+            '[privacy]\nnsfw_policy = "none"\n',
+            "privacy.nsfw_policy: unknown content policy 'none' (known: counts, metadata, full)",
+        ),
+        (
+            '[endpoints]\nredit = "http://127.0.0.1:8000"\n',
+            "endpoints: unknown endpoint 'redit' (known: reddit, reddit_auth, x, github, discord, telegram, arctic_shift)",
+        ),
+        (
+            '[endpoints]\nreddit = "ftp://127.0.0.1"\n',
+            "endpoints: endpoint reddit must be an http(s) URL, got 'ftp://127.0.0.1'",
+        ),
+        (
+            '[rate_limits]\nmax_retries = "many"\n',
+            "rate_limits.max_retries: expected a whole number, got 'many'",
+        ),
+        (
+            "[rate_limits]\nmax_retries = 50\n",
+            "rate_limits.max_retries: input should be less than or equal to 10, got 50",
+        ),
         ("privacy = 5\n", "privacy: expected a mapping, got 5"),
     ],
 )
@@ -186,16 +262,24 @@ def test_valid_crontab_expressions_load(tmp_path: Path, cron: str) -> None:
 @pytest.mark.parametrize(
     ("tools", "expected"),
     [
-        ([{"name": "DeepFaceLab", "aliases": ["DFL"]}, {"name": "DFLive", "aliases": ["dfl"]}],
-         "tools[1]: 'dfl' already names the tool 'DeepFaceLab'; a name or alias may name one tool only"),
-        ([{"name": "roop"}, {"name": "Roop"}],
-         "tools[1]: 'Roop' already names the tool 'roop'; a name or alias may name one tool only"),
-        ([{"name": "faceswap", "aliases": ["FaceSwap"]}],
-         "tools[0]: 'FaceSwap' already names itself; a name or alias may name one tool only"),
+        (
+            [{"name": "DeepFaceLab", "aliases": ["DFL"]}, {"name": "DFLive", "aliases": ["dfl"]}],
+            "tools[1]: 'dfl' already names the tool 'DeepFaceLab'; a name or alias may name one tool only",
+        ),
+        (
+            [{"name": "roop"}, {"name": "Roop"}],
+            "tools[1]: 'Roop' already names the tool 'roop'; a name or alias may name one tool only",
+        ),
+        (
+            [{"name": "faceswap", "aliases": ["FaceSwap"]}],
+            "tools[0]: 'FaceSwap' already names itself; a name or alias may name one tool only",
+        ),
         ([{"name": "FakeApp", "alias": ["fa"]}], "tools[0].alias: unknown key 'alias'"),
         ([{"aliases": ["fa"]}], "tools[0].name: missing required key 'name'"),
-        (["FakeApp"],
-         "tools[0]: expected a mapping with name and optional aliases, category, repository, got 'FakeApp'"),
+        (
+            ["FakeApp"],
+            "tools[0]: expected a mapping with name and optional aliases, category, repository, got 'FakeApp'",
+        ),
     ],
 )
 def test_tools_error_names_entry_and_problem(tmp_path: Path, tools: list[Any], expected: str) -> None:
@@ -223,10 +307,17 @@ def test_endpoint_env_overrides_and_reddit_auth_follows_reddit(tmp_path: Path) -
 
 def test_reddit_auth_env_wins_over_reddit(tmp_path: Path) -> None:
     write_config(tmp_path)
-    config = load_config(tmp_path, env={"DFWATCH_ENDPOINT_REDDIT": "http://127.0.0.1:8001",
-                                        "DFWATCH_ENDPOINT_REDDIT_AUTH": "http://127.0.0.1:8002"})
+    config = load_config(
+        tmp_path,
+        env={
+            "DFWATCH_ENDPOINT_REDDIT": "http://127.0.0.1:8001",
+            "DFWATCH_ENDPOINT_REDDIT_AUTH": "http://127.0.0.1:8002",
+        },
+    )
     assert (config.endpoint("reddit"), config.endpoint("reddit_auth")) == (
-        "http://127.0.0.1:8001", "http://127.0.0.1:8002")
+        "http://127.0.0.1:8001",
+        "http://127.0.0.1:8002",
+    )
 
 
 def test_every_endpoint_has_an_env_override(tmp_path: Path) -> None:
@@ -234,7 +325,8 @@ def test_every_endpoint_has_an_env_override(tmp_path: Path) -> None:
     env = {f"DFWATCH_ENDPOINT_{name.upper()}": f"http://127.0.0.1:1/{name}" for name in DEFAULT_ENDPOINTS}
     config = load_config(tmp_path, env=env)
     assert {n: config.endpoint(n) for n in DEFAULT_ENDPOINTS} == {
-        n: f"http://127.0.0.1:1/{n}" for n in DEFAULT_ENDPOINTS}
+        n: f"http://127.0.0.1:1/{n}" for n in DEFAULT_ENDPOINTS
+    }
 
 
 def test_config_directory_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -272,11 +364,18 @@ def test_project_config_watches_the_issue_2_communities(project: Config) -> None
     reddit = {t.key.handle: t for t in project.targets("reddit")}
     assert list(reddit) == ["SFWdeepfakes", "DeepFakesSFW", "faceswap", "deepfakes", "FakeApp", "GIFFakes"]
     assert {h: t.policy for h, t in reddit.items() if "banned-2018" in t.tags} == {
-        "deepfakes": "counts", "FakeApp": "counts", "GIFFakes": "counts"}
+        "deepfakes": "counts",
+        "FakeApp": "counts",
+        "GIFFakes": "counts",
+    }
     assert reddit["SFWdeepfakes"].policy == "metadata"
     assert [t.key.handle for t in project.targets("arctic_shift")] == ["deepfakes", "FakeApp"]
     assert {t.key.handle for t in project.targets("github")} >= {
-        "iperov/DeepFaceLab", "deepfakes/faceswap", "s0md3v/roop", "hacksider/Deep-Live-Cam"}
+        "iperov/DeepFaceLab",
+        "deepfakes/faceswap",
+        "s0md3v/roop",
+        "hacksider/Deep-Live-Cam",
+    }
     assert [t.key.kind for t in project.targets("x")] == ["query"] * 4
 
 

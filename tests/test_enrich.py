@@ -257,8 +257,15 @@ def test_source_given_domain_is_normalised(enricher: Enricher) -> None:
 
 
 def test_mentions_come_from_the_linked_url_too(enricher: Enricher) -> None:
-    post = enriched(enricher, raw_post(title="new release", body=None, flair=None,
-                                       link_url="https://github.com/hacksider/Deep-Live-Cam/releases"))
+    post = enriched(
+        enricher,
+        raw_post(
+            title="new release",
+            body=None,
+            flair=None,
+            link_url="https://github.com/hacksider/Deep-Live-Cam/releases",
+        ),
+    )
     assert post.mentions == ("Deep-Live-Cam",)
     assert post.link_domain == "github.com"
 
@@ -291,8 +298,20 @@ def test_link_domain_is_the_registrable_domain(url: str, domain: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    [None, "", "   ", "garbage", "not a url", "mailto:someone@example.com", "javascript:alert(1)",
-     "http://[::1", "localhost:8000/x", "file:///etc/passwd", "self.SFWdeepfakes", "https://" + "a" * 5000],
+    [
+        None,
+        "",
+        "   ",
+        "garbage",
+        "not a url",
+        "mailto:someone@example.com",
+        "javascript:alert(1)",
+        "http://[::1",
+        "localhost:8000/x",
+        "file:///etc/passwd",
+        "self.SFWdeepfakes",
+        "https://" + "a" * 5000,
+    ],
 )
 def test_link_domain_is_none_for_no_url_or_nonsense(url: str | None) -> None:
     assert link_domain(url) is None
@@ -336,8 +355,11 @@ def test_ethics_doc_policy_table_matches_the_code() -> None:
 
     table = _policy_table()
     assert set(next(iter(table.values()))) == {"counts", "metadata", "full"}
-    full = raw_post(author="pseudonym", link_url=None, link_domain="imgur.com", mentions=("roop",), nsfw=False)
+    full = raw_post(
+        author="pseudonym", link_url=None, link_domain="imgur.com", mentions=("roop",), nsfw=False
+    )
     for policy in ("counts", "metadata", "full"):
         kept = apply_policy(full, policy)
         assert {f: getattr(kept, f) is not None and getattr(kept, f) != () for f in table} == {
-            f: row[policy] for f, row in table.items()}, policy
+            f: row[policy] for f, row in table.items()
+        }, policy

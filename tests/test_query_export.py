@@ -32,10 +32,28 @@ def filled(engine: Engine, db_url: str) -> str:
     store.sync_tools([Tool(name="FakeApp", category="desktop"), Tool(name="faceswap")])
     run_id = runlog.start_run(engine, trigger="manual", version="0.1", pid=1, host="h")
     store.write(
-        [CommunityObservation(SUB, T0 + timedelta(days=d), "reddit_api", status="active",
-                              metrics={"members": 1000.0 * (d + 1)}) for d in range(5)]
-        + [Post(SUB, f"7r{i}", created_at=T0, title=f"post, \"quoted\" {i}", score=i, enriched=True,
-                mentions=("FakeApp",) if i % 2 else ()) for i in range(7)],
+        [
+            CommunityObservation(
+                SUB,
+                T0 + timedelta(days=d),
+                "reddit_api",
+                status="active",
+                metrics={"members": 1000.0 * (d + 1)},
+            )
+            for d in range(5)
+        ]
+        + [
+            Post(
+                SUB,
+                f"7r{i}",
+                created_at=T0,
+                title=f'post, "quoted" {i}',
+                score=i,
+                enriched=True,
+                mentions=("FakeApp",) if i % 2 else (),
+            )
+            for i in range(7)
+        ],
         run_id,
     )
     runlog.finish_source(engine, run_id, "reddit", "ok", SourceStats(requests=3, items=12))
@@ -118,7 +136,9 @@ def test_query_refuses_postgres_writes(pg_only: None, filled: str, engine: Engin
 
 
 @pytest.mark.parametrize("sql", SMUGGLED_PG)
-def test_query_refuses_several_statements_on_postgres(pg_only: None, filled: str, engine: Engine, sql: str) -> None:
+def test_query_refuses_several_statements_on_postgres(
+    pg_only: None, filled: str, engine: Engine, sql: str
+) -> None:
     with pytest.raises(ConfigError, match="multiple commands"):
         _, it = run_query(filled, sql)
         list(it)
@@ -153,7 +173,9 @@ def test_query_formats_csv_json_and_table(filled: str) -> None:
     cols, it = run_query(filled, sql)
     assert format_rows(cols, it, "csv", out) == 3
     assert list(csv.reader(io.StringIO(out.getvalue()))) == [
-        ["external_id", "title", "score"], ["7r0", 'post, "quoted" 0', "0"], ["7r1", 'post, "quoted" 1', "1"],
+        ["external_id", "title", "score"],
+        ["7r0", 'post, "quoted" 0', "0"],
+        ["7r1", 'post, "quoted" 1', "1"],
         ["7r2", 'post, "quoted" 2', "2"],
     ]
     out = io.StringIO()
@@ -169,8 +191,10 @@ def test_query_formats_csv_json_and_table(filled: str) -> None:
 
 def _expected_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0)  # noqa: S608
-                for t in EXPORT_TABLES}
+        return {
+            t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0)  # noqa: S608
+            for t in EXPORT_TABLES
+        }
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])

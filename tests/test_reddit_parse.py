@@ -64,14 +64,25 @@ def test_missing_and_null_fields_stay_absent_never_zero() -> None:
     obs = parse_subreddit({"display_name": "redditdev"}, KEY, NOW)
 
     assert obs.metrics == {}
-    assert (obs.status, obs.title, obs.nsfw, obs.created_at, obs.external_id) == (None, None, None, None, None)
+    assert (obs.status, obs.title, obs.nsfw, obs.created_at, obs.external_id) == (
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_metrics_are_read_when_the_api_supplies_them() -> None:
-    obs = parse_subreddit(t5(subscribers=10, active_user_count=3, weekly_visitors=70, weekly_contributions=4),
-                          KEY, NOW)
-    assert obs.metrics == {"members": 10.0, "online_members": 3.0, "weekly_visitors": 70.0,
-                           "weekly_contributions": 4.0}
+    obs = parse_subreddit(
+        t5(subscribers=10, active_user_count=3, weekly_visitors=70, weekly_contributions=4), KEY, NOW
+    )
+    assert obs.metrics == {
+        "members": 10.0,
+        "online_members": 3.0,
+        "weekly_visitors": 70.0,
+        "weekly_contributions": 4.0,
+    }
 
 
 def test_non_numeric_metric_values_are_ignored() -> None:
@@ -79,28 +90,41 @@ def test_non_numeric_metric_values_are_ignored() -> None:
     assert parse_subreddit(t5(subscribers=True), KEY, NOW).metrics == {}
 
 
-@pytest.mark.parametrize(("fields", "expected"), [
-    ({"subreddit_type": "private"}, ("private", "subreddit_type: private")),
-    ({"subreddit_type": "restricted"}, ("restricted", "subreddit_type: restricted")),
-    ({"subreddit_type": "archived"}, ("archived", "subreddit_type: archived")),
-    ({"subreddit_type": "gold_restricted"}, ("active", "subreddit_type: gold_restricted")),
-    ({"subreddit_type": "restricted", "quarantine": True}, ("quarantined", "quarantine: true")),
-    ({}, (None, None)),
-])
-def test_status_from_the_batch_answer(fields: dict[str, Any], expected: tuple[str | None, str | None]) -> None:
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"subreddit_type": "private"}, ("private", "subreddit_type: private")),
+        ({"subreddit_type": "restricted"}, ("restricted", "subreddit_type: restricted")),
+        ({"subreddit_type": "archived"}, ("archived", "subreddit_type: archived")),
+        ({"subreddit_type": "gold_restricted"}, ("active", "subreddit_type: gold_restricted")),
+        ({"subreddit_type": "restricted", "quarantine": True}, ("quarantined", "quarantine: true")),
+        ({}, (None, None)),
+    ],
+)
+def test_status_from_the_batch_answer(
+    fields: dict[str, Any], expected: tuple[str | None, str | None]
+) -> None:
     assert status_from_t5(fields) == expected
 
 
-@pytest.mark.parametrize(("http", "body", "expected"), [
-    (404, {**ERRORS["not_found"], "reason": "banned"}, ("banned", "404 banned")),
-    (404, ERRORS["not_found"], ("not_found", "404 (no reason given)")),
-    (403, {**ERRORS["forbidden"], "reason": "private"}, ("private", "403 private")),
-    (403, {**ERRORS["forbidden"], "reason": "gold_only"}, ("private", "403 gold_only")),
-    (403, {**ERRORS["forbidden"], "reason": "quarantined", "quarantine_message": "Shocking\n content."},
-     ("quarantined", "403 quarantined: Shocking content.")),
-    (403, None, ("private", "403 (no reason given)")),
-])
-def test_status_from_an_about_refusal_keeps_reddits_words(http: int, body: Any, expected: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("http", "body", "expected"),
+    [
+        (404, {**ERRORS["not_found"], "reason": "banned"}, ("banned", "404 banned")),
+        (404, ERRORS["not_found"], ("not_found", "404 (no reason given)")),
+        (403, {**ERRORS["forbidden"], "reason": "private"}, ("private", "403 private")),
+        (403, {**ERRORS["forbidden"], "reason": "gold_only"}, ("private", "403 gold_only")),
+        (
+            403,
+            {**ERRORS["forbidden"], "reason": "quarantined", "quarantine_message": "Shocking\n content."},
+            ("quarantined", "403 quarantined: Shocking content."),
+        ),
+        (403, None, ("private", "403 (no reason given)")),
+    ],
+)
+def test_status_from_an_about_refusal_keeps_reddits_words(
+    http: int, body: Any, expected: tuple[str, str]
+) -> None:
     assert status_from_error(http, body) == expected
 
 
@@ -122,8 +146,10 @@ def test_listing_children_of_the_asked_kind_and_the_after_cursor() -> None:
     assert things.after == "t3_48fbm9"
 
 
-@pytest.mark.parametrize("payload", [None, [], "text", {"kind": "t5"}, {"kind": "Listing"},
-                                     {"kind": "Listing", "data": {"children": None}}])
+@pytest.mark.parametrize(
+    "payload",
+    [None, [], "text", {"kind": "t5"}, {"kind": "Listing"}, {"kind": "Listing", "data": {"children": None}}],
+)
 def test_a_listing_of_another_shape_is_malformed(payload: Any) -> None:
     with pytest.raises(MalformedAnswer):
         parse_listing(payload, "t3")
@@ -145,10 +171,18 @@ def test_recorded_post_becomes_a_raw_post() -> None:
     assert post.external_id == "48fbm9"
     assert post.author == "RedHeadQc"  # raw here; the enrichment step pseudonymises
     assert post.title and post.title.startswith("[Serious]")
-    assert post.url == "https://www.reddit.com/r/AskReddit/comments/48fbm9/serious_parents_of_reddit_whats_the_biggest_lie/"
+    assert (
+        post.url
+        == "https://www.reddit.com/r/AskReddit/comments/48fbm9/serious_parents_of_reddit_whats_the_biggest_lie/"
+    )
     assert post.link_url is None  # a self post links nowhere
     assert post.created_at == datetime(2016, 3, 1, 8, 37, 38, tzinfo=UTC)
-    assert (post.score, post.num_comments, post.flair, post.state) == (1, 1, "serious replies only", "visible")
+    assert (post.score, post.num_comments, post.flair, post.state) == (
+        1,
+        1,
+        "serious replies only",
+        "visible",
+    )
     assert post.nsfw is False
 
 
@@ -157,17 +191,20 @@ def test_link_post_keeps_its_link_for_the_enricher() -> None:
     assert post is not None and post.link_url == "https://github.com/iperov/DeepFaceLab"
 
 
-@pytest.mark.parametrize(("fields", "state"), [
-    ({}, "visible"),
-    ({"removed_by_category": "moderator", "selftext": "[removed]"}, "removed"),
-    ({"removed_by_category": "reddit"}, "removed"),
-    ({"removed_by_category": "copyright_takedown"}, "removed"),
-    ({"selftext": "[removed]"}, "removed"),
-    ({"banned_by": "AutoModerator"}, "removed"),
-    ({"removed_by_category": "deleted", "author": "[deleted]", "selftext": "[deleted]"}, "deleted"),
-    ({"removed_by_category": "author"}, "deleted"),
-    ({"author": "[deleted]"}, "deleted"),
-])
+@pytest.mark.parametrize(
+    ("fields", "state"),
+    [
+        ({}, "visible"),
+        ({"removed_by_category": "moderator", "selftext": "[removed]"}, "removed"),
+        ({"removed_by_category": "reddit"}, "removed"),
+        ({"removed_by_category": "copyright_takedown"}, "removed"),
+        ({"selftext": "[removed]"}, "removed"),
+        ({"banned_by": "AutoModerator"}, "removed"),
+        ({"removed_by_category": "deleted", "author": "[deleted]", "selftext": "[deleted]"}, "deleted"),
+        ({"removed_by_category": "author"}, "deleted"),
+        ({"author": "[deleted]"}, "deleted"),
+    ],
+)
 def test_post_state_from_removal_fields(fields: dict[str, Any], state: str) -> None:
     assert post_state(t3(**fields)) == state
 
@@ -190,8 +227,11 @@ def test_post_without_an_id_is_skipped() -> None:
 
 
 def test_members_from_posts_takes_the_newest_posts_count() -> None:
-    posts = [t3(subreddit_subscribers=90, created_utc=100.0), t3(subreddit_subscribers=95, created_utc=200.0),
-             t3(subreddit_subscribers=None, created_utc=300.0)]
+    posts = [
+        t3(subreddit_subscribers=90, created_utc=100.0),
+        t3(subreddit_subscribers=95, created_utc=200.0),
+        t3(subreddit_subscribers=None, created_utc=300.0),
+    ]
 
     obs = members_from_posts(posts, KEY, NOW)
 
@@ -243,5 +283,7 @@ def test_listing_state_agrees_when_the_store_breaks_a_same_second_tie_otherwise(
 def test_listing_state_of_the_earlier_format_is_compared_by_id() -> None:
     value = '{"listed_at": "2018-01-24T12:00:00+00:00", "newest": {"alpha": "p9", "beta": null}}'
 
-    assert ListingState.read(value, {"alpha": ("p9", NOW), "beta": None}) == datetime(2018, 1, 24, 12, tzinfo=UTC)
+    assert ListingState.read(value, {"alpha": ("p9", NOW), "beta": None}) == datetime(
+        2018, 1, 24, 12, tzinfo=UTC
+    )
     assert ListingState.read(value, {"alpha": ("p8", NOW), "beta": None}) is None

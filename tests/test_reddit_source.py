@@ -27,7 +27,9 @@ def fake() -> Iterator[FakeReddit]:
 
 @pytest.fixture
 def reddit_config(make_config: Any, fake: FakeReddit) -> Any:
-    def _make(subreddits: list[Any], settings: str = "", credentials: bool = True, db_url: str | None = None) -> Any:
+    def _make(
+        subreddits: list[Any], settings: str = "", credentials: bool = True, db_url: str | None = None
+    ) -> Any:
         env = {"DFWATCH_ENDPOINT_REDDIT": fake.url}
         if credentials:
             env |= {"REDDIT_CLIENT_ID": fake.client_id, "REDDIT_CLIENT_SECRET": fake.client_secret}
@@ -42,16 +44,26 @@ def status_of(config: Any, handle: str) -> tuple[str, str | None]:
 
 
 def metric(config: Any, handle: str, name: str, source: str = "reddit_api") -> list[float]:
-    return [r[0] for r in rows(
-        config,
-        "select m.value from metrics m join communities c on c.id = m.community_id "
-        "where c.handle = :h and m.metric = :m and m.source = :s order by m.observed_at",
-        h=handle, m=name, s=source)]
+    return [
+        r[0]
+        for r in rows(
+            config,
+            "select m.value from metrics m join communities c on c.id = m.community_id "
+            "where c.handle = :h and m.metric = :m and m.source = :s order by m.observed_at",
+            h=handle,
+            m=name,
+            s=source,
+        )
+    ]
 
 
 def run_source(config: Any, run_id: int) -> Any:
-    (row,) = rows(config, "select status, requests, retries, rate_limited_seconds, error_summary, errors "
-                          "from run_sources where run_id = :r and source = 'reddit'", r=run_id)
+    (row,) = rows(
+        config,
+        "select status, requests, retries, rate_limited_seconds, error_summary, errors "
+        "from run_sources where run_id = :r and source = 'reddit'",
+        r=run_id,
+    )
     return row
 
 
@@ -60,9 +72,13 @@ def crawl(config: Any, sleep: Sleeps | None = None) -> Any:
 
 
 def posts_of(config: Any, handle: str) -> list[Any]:
-    return rows(config, "select p.external_id, p.title, p.body, p.author, p.state, p.score, p.url "
-                        "from posts p join communities c on c.id = p.community_id where c.handle = :h "
-                        "order by p.created_at", h=handle)
+    return rows(
+        config,
+        "select p.external_id, p.title, p.body, p.author, p.state, p.score, p.url "
+        "from posts p join communities c on c.id = p.community_id where c.handle = :h "
+        "order by p.created_at",
+        h=handle,
+    )
 
 
 # --------------------------------------------------------------------------- metadata
@@ -80,7 +96,10 @@ def test_250_subreddits_cost_three_metadata_requests(fake: FakeReddit, reddit_co
     assert fake.counts["info_sr_name"] == 3
     assert fake.counts["about"] == 0
     assert metric(config, "sub007", "members") == [1007.0]
-    assert rows(config, "select count(*) from metrics where metric = 'members' and source = 'reddit_api'")[0][0] == 250
+    assert (
+        rows(config, "select count(*) from metrics where metric = 'members' and source = 'reddit_api'")[0][0]
+        == 250
+    )
     # every request the server saw is in the run log, the token grant included
     assert run_source(config, result.run_id).requests == fake.total_requests
     assert fake.counts["token"] == 1
@@ -90,11 +109,14 @@ def test_statuses_keep_the_platforms_reasons(fake: FakeReddit, reddit_config: An
     fake.add_subreddit("OpenOne")
     fake.add_subreddit("BannedOne", status="banned")
     fake.add_subreddit("PrivateOne", status="private")
-    fake.add_subreddit("QuarOne", status="quarantined", quarantine_message="Quarantined for shocking content.")
+    fake.add_subreddit(
+        "QuarOne", status="quarantined", quarantine_message="Quarantined for shocking content."
+    )
     fake.add_subreddit("Restricted1", status="restricted")
     fake.add_subreddit("PrivateListed", status="private", in_info=True)
-    config = reddit_config(["OpenOne", "BannedOne", "PrivateOne", "QuarOne", "NoSuchSub", "Restricted1",
-                            "PrivateListed"])
+    config = reddit_config(
+        ["OpenOne", "BannedOne", "PrivateOne", "QuarOne", "NoSuchSub", "Restricted1", "PrivateListed"]
+    )
 
     result = crawl(config)
 
@@ -102,15 +124,21 @@ def test_statuses_keep_the_platforms_reasons(fake: FakeReddit, reddit_config: An
     assert status_of(config, "OpenOne") == ("active", "subreddit_type: public")
     assert status_of(config, "BannedOne") == ("banned", "404 banned")
     assert status_of(config, "PrivateOne") == ("private", "403 private")
-    assert status_of(config, "QuarOne") == ("quarantined", "403 quarantined: Quarantined for shocking content.")
+    assert status_of(config, "QuarOne") == (
+        "quarantined",
+        "403 quarantined: Quarantined for shocking content.",
+    )
     assert status_of(config, "NoSuchSub")[0] == "not_found"
     assert "redirect to /subreddits/search" in (status_of(config, "NoSuchSub")[1] or "")
     assert status_of(config, "Restricted1") == ("restricted", "subreddit_type: restricted")
     assert status_of(config, "PrivateListed") == ("private", "subreddit_type: private")
     # one /about per name absent from the batch answer, nothing for the others
     assert fake.counts["about"] == 4
-    changes = rows(config, "select s.new_status, s.reason from status_changes s "
-                           "join communities c on c.id = s.community_id where c.handle = 'BannedOne'")
+    changes = rows(
+        config,
+        "select s.new_status, s.reason from status_changes s "
+        "join communities c on c.id = s.community_id where c.handle = 'BannedOne'",
+    )
     assert [tuple(r) for r in changes] == [("banned", "404 banned")]
 
 
@@ -185,9 +213,14 @@ def crawl_banned(make_config: Any, count: int, *, quota: int, reset_seconds: int
         names = [f"Gone{i:02d}" for i in range(count)]
         for name in names:
             fake.add_subreddit(name, status="banned")
-        config = make_config({"reddit": {"subreddits": names}}, env={
-            "DFWATCH_ENDPOINT_REDDIT": fake.url, "REDDIT_CLIENT_ID": fake.client_id,
-            "REDDIT_CLIENT_SECRET": fake.client_secret})
+        config = make_config(
+            {"reddit": {"subreddits": names}},
+            env={
+                "DFWATCH_ENDPOINT_REDDIT": fake.url,
+                "REDDIT_CLIENT_ID": fake.client_id,
+                "REDDIT_CLIENT_SECRET": fake.client_secret,
+            },
+        )
         sleeps = Sleeps()
         return config, crawl(config, sleeps), sleeps
 
@@ -238,15 +271,22 @@ def test_malformed_json_fails_one_batch_and_keeps_the_others(fake: FakeReddit, r
     assert metric(config, "sub010", "members") == []
     # names of the failed batch are not guessed at with 100 /about requests
     assert fake.counts["about"] == 0
-    (run_status, run_summary), = rows(config, "select status, error_summary from crawl_runs where id = :r",
-                                      r=result.run_id)
+    ((run_status, run_summary),) = rows(
+        config, "select status, error_summary from crawl_runs where id = :r", r=result.run_id
+    )
     assert run_status == "partial" and "reddit" in run_summary
 
 
 def test_wrong_credentials_fail_the_source_with_a_clear_reason(make_config: Any, fake: FakeReddit) -> None:
     fake.add_subreddit("Alpha")
-    config = make_config({"reddit": {"subreddits": ["Alpha"]}}, env={
-        "DFWATCH_ENDPOINT_REDDIT": fake.url, "REDDIT_CLIENT_ID": "someone-else", "REDDIT_CLIENT_SECRET": "nope"})
+    config = make_config(
+        {"reddit": {"subreddits": ["Alpha"]}},
+        env={
+            "DFWATCH_ENDPOINT_REDDIT": fake.url,
+            "REDDIT_CLIENT_ID": "someone-else",
+            "REDDIT_CLIENT_SECRET": "nope",
+        },
+    )
 
     result = crawl(config)
 
@@ -256,7 +296,9 @@ def test_wrong_credentials_fail_the_source_with_a_clear_reason(make_config: Any,
     assert "nope" not in summary
 
 
-def test_missing_credentials_skip_the_source_naming_the_variables(fake: FakeReddit, reddit_config: Any) -> None:
+def test_missing_credentials_skip_the_source_naming_the_variables(
+    fake: FakeReddit, reddit_config: Any
+) -> None:
     fake.add_subreddit("Alpha")
     config = reddit_config(["Alpha"], credentials=False)
 
@@ -271,7 +313,9 @@ def test_missing_credentials_skip_the_source_naming_the_variables(fake: FakeRedd
 # --------------------------------------------------------------------------- posts
 
 
-def test_second_crawl_stores_only_new_posts_from_one_page(fake: FakeReddit, reddit_config: Any, db_url: str) -> None:
+def test_second_crawl_stores_only_new_posts_from_one_page(
+    fake: FakeReddit, reddit_config: Any, db_url: str
+) -> None:
     now = time.time()
     fake.add_subreddit("Alpha", subscribers=300)
     fake.add_subreddit("Beta", subscribers=400)
@@ -294,7 +338,9 @@ def test_second_crawl_stores_only_new_posts_from_one_page(fake: FakeReddit, redd
 
     assert second.exit_code == 0
     assert fake.counts["listing"] == 1
-    new_rows = rows(config, "select external_id from posts where run_id = :r order by external_id", r=second.run_id)
+    new_rows = rows(
+        config, "select external_id from posts where run_id = :r order by external_id", r=second.run_id
+    )
     assert [r[0] for r in new_rows] == sorted([new_a["id"], new_b["id"]])
     assert rows(config, "select count(*) from posts")[0][0] == 122
     # each post carries the subscriber count: a second, independent members observation
@@ -318,11 +364,15 @@ def test_a_dormant_subreddit_does_not_make_the_group_page_back(fake: FakeReddit,
 
     # the stored cursor of Dormant is six days old; the last complete listing was minutes ago
     assert fake.counts["listing"] == 1
-    assert [r[0] for r in rows(config, "select title from posts where run_id = :r", r=second.run_id)] == ["today"]
+    assert [r[0] for r in rows(config, "select title from posts where run_id = :r", r=second.run_id)] == [
+        "today"
+    ]
 
 
 def listing_states(config: Any) -> int:
-    return rows(config, "select count(*) from source_state where source = 'reddit' and key like 'listing:%'")[0][0]
+    return rows(config, "select count(*) from source_state where source = 'reddit' and key like 'listing:%'")[
+        0
+    ][0]
 
 
 def stored_ids(config: Any) -> list[str]:
@@ -359,8 +409,9 @@ def test_a_listing_cut_off_after_its_first_page_is_fetched_whole_by_the_next_cra
     third = crawl(config)
 
     assert fake.counts["listing"] == 1  # the complete listing is known again: a quiet day is one page
-    assert [r[0] for r in rows(config, "select external_id from posts where run_id = :r", r=third.run_id)] == [
-        today["id"]]
+    assert [
+        r[0] for r in rows(config, "select external_id from posts where run_id = :r", r=third.run_id)
+    ] == [today["id"]]
 
 
 def test_a_listing_stopped_at_max_pages_moves_on_so_busy_groups_cost_a_day_of_pages(
@@ -387,7 +438,9 @@ def test_a_listing_stopped_at_max_pages_moves_on_so_busy_groups_cost_a_day_of_pa
     assert set(stored_ids(capped)) == set(served[:100]) | newer
 
 
-def test_a_ban_in_one_group_does_not_make_later_groups_page_back(fake: FakeReddit, reddit_config: Any) -> None:
+def test_a_ban_in_one_group_does_not_make_later_groups_page_back(
+    fake: FakeReddit, reddit_config: Any
+) -> None:
     """Groups are cut from the watchlist, not from the readable names: a subreddit banned in
     the first hundred leaves both groups' listing states valid (one page each, not three)."""
     now = time.time()
@@ -454,7 +507,11 @@ def test_a_post_surfacing_late_in_new_is_still_stored(fake: FakeReddit, reddit_c
     crawl(config)
 
     assert fake.counts["listing"] == 1
-    assert [p[1] for p in posts_of(config, "Alpha")] == ["older", "approved late", "newest at the first crawl"]
+    assert [p[1] for p in posts_of(config, "Alpha")] == [
+        "older",
+        "approved late",
+        "newest at the first crawl",
+    ]
 
 
 def test_combined_listing_is_split_when_reddit_refuses_it(fake: FakeReddit, reddit_config: Any) -> None:
@@ -498,8 +555,16 @@ def test_removed_and_deleted_posts_lose_their_text(fake: FakeReddit, reddit_conf
 
 def test_nsfw_subreddit_keeps_counts_only(fake: FakeReddit, reddit_config: Any) -> None:
     fake.add_subreddit("AdultOne", over18=True, subscribers=777)
-    fake.add_post("AdultOne", time.time() - 600, title="explicit title", selftext="text", author="dave",
-                  score=12, num_comments=3, url="https://example.org/x.mp4")
+    fake.add_post(
+        "AdultOne",
+        time.time() - 600,
+        title="explicit title",
+        selftext="text",
+        author="dave",
+        score=12,
+        num_comments=3,
+        url="https://example.org/x.mp4",
+    )
     config = reddit_config(["AdultOne"])
 
     crawl(config)

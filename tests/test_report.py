@@ -21,8 +21,20 @@ from crawler.report import build_report, parse_since, render
 
 NOW = datetime(2018, 2, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-CONTRACT_COMMUNITY = {"platform", "kind", "handle", "status", "members", "delta_1d", "delta_7d",
-                      "delta_30d", "growth_7d_pct", "growth_30d_pct", "doubling_days", "posts_7d"}
+CONTRACT_COMMUNITY = {
+    "platform",
+    "kind",
+    "handle",
+    "status",
+    "members",
+    "delta_1d",
+    "delta_7d",
+    "delta_30d",
+    "growth_7d_pct",
+    "growth_30d_pct",
+    "doubling_days",
+    "posts_7d",
+}
 CONTRACT_CHANGE = {"platform", "handle", "observed_at", "old_status", "new_status", "reason"}
 CONTRACT_TOOL = {"name", "mentions_7d", "mentions_prev_7d", "mentions_total"}
 CONTRACT_DOMAIN = {"domain", "posts_7d", "share"}
@@ -35,29 +47,55 @@ class DB:
         self.engine = engine
         self.post_seq = 0
 
-    def community(self, handle: str, platform: str = "reddit", kind: str = "subreddit",
-                  status: str = "active") -> int:
+    def community(
+        self, handle: str, platform: str = "reddit", kind: str = "subreddit", status: str = "active"
+    ) -> int:
         with self.engine.begin() as conn:
-            res = conn.execute(insert(Community.__table__).values(
-                platform=platform, kind=kind, handle=handle, status=status,
-                first_seen_at=NOW - 400 * DAY))
+            res = conn.execute(
+                insert(Community.__table__).values(
+                    platform=platform, kind=kind, handle=handle, status=status, first_seen_at=NOW - 400 * DAY
+                )
+            )
             return int(res.inserted_primary_key[0])
 
-    def members(self, cid: int, points: list[tuple[datetime, float]], source: str = "reddit_api",
-                metric: str = "members") -> None:
+    def members(
+        self,
+        cid: int,
+        points: list[tuple[datetime, float]],
+        source: str = "reddit_api",
+        metric: str = "members",
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(Metric.__table__), [
-                {"community_id": cid, "metric": metric, "value": v, "observed_at": t, "source": source}
-                for t, v in points])
+            conn.execute(
+                insert(Metric.__table__),
+                [
+                    {"community_id": cid, "metric": metric, "value": v, "observed_at": t, "source": source}
+                    for t, v in points
+                ],
+            )
 
-    def post(self, cid: int, created_at: datetime | None, domain: str | None = None,
-             tools: tuple[int, ...] = (), platform: str = "reddit") -> int:
+    def post(
+        self,
+        cid: int,
+        created_at: datetime | None,
+        domain: str | None = None,
+        tools: tuple[int, ...] = (),
+        platform: str = "reddit",
+    ) -> int:
         self.post_seq += 1
         with self.engine.begin() as conn:
-            res = conn.execute(insert(Post.__table__).values(
-                community_id=cid, platform=platform, external_id=f"p{self.post_seq}",
-                created_at=created_at, first_seen_at=NOW, last_seen_at=NOW,
-                link_domain=domain, state="visible"))
+            res = conn.execute(
+                insert(Post.__table__).values(
+                    community_id=cid,
+                    platform=platform,
+                    external_id=f"p{self.post_seq}",
+                    created_at=created_at,
+                    first_seen_at=NOW,
+                    last_seen_at=NOW,
+                    link_domain=domain,
+                    state="visible",
+                )
+            )
             pid = int(res.inserted_primary_key[0])
             for tid in tools:
                 conn.execute(insert(Mention.__table__).values(post_id=pid, tool_id=tid))
@@ -69,8 +107,11 @@ class DB:
 
     def status(self, cid: int, at: datetime, old: str | None, new: str, reason: str | None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(StatusChange.__table__).values(
-                community_id=cid, observed_at=at, old_status=old, new_status=new, reason=reason))
+            conn.execute(
+                insert(StatusChange.__table__).values(
+                    community_id=cid, observed_at=at, old_status=old, new_status=new, reason=reason
+                )
+            )
 
 
 @pytest.fixture
@@ -100,10 +141,10 @@ def test_delta_7d_over_a_gap_uses_the_last_value_at_or_before_the_cutoff(db: DB)
     db.members(cid, [(days_ago(12), 100), (days_ago(9), 200), (days_ago(2), 400), (days_ago(1), 500)])
     c = row(report(db), "gappy")
     assert c["members"] == 500
-    assert c["delta_1d"] == 100        # day 2 is exactly 1 day before day 1
-    assert c["delta_7d"] == 300        # 500 − 200 (day 9), not 500 − 100
+    assert c["delta_1d"] == 100  # day 2 is exactly 1 day before day 1
+    assert c["delta_7d"] == 300  # 500 − 200 (day 9), not 500 − 100
     assert c["growth_7d_pct"] == pytest.approx(150.0)
-    assert c["delta_30d"] is None      # nothing at or before day 31
+    assert c["delta_30d"] is None  # nothing at or before day 31
     assert c["growth_30d_pct"] is None
     assert c["doubling_days"] is None
 
@@ -210,13 +251,21 @@ def test_posts_7d_counts_stored_posts_and_falls_back_to_posts_per_day(db: DB) ->
     db.post(quiet, days_ago(30))
     q = db.community("DeepFaceLab", platform="x", kind="query")
     # daily buckets: the last observation of a day wins; days older than 7 UTC days are out
-    db.members(q, [(datetime(2018, 2, 28, 1, tzinfo=UTC), 5), (datetime(2018, 2, 28, 11, tzinfo=UTC), 8),
-                   (datetime(2018, 2, 22, 0, tzinfo=UTC), 10), (datetime(2018, 2, 21, 23, tzinfo=UTC), 1000)],
-               source="x_api", metric="posts_per_day")
+    db.members(
+        q,
+        [
+            (datetime(2018, 2, 28, 1, tzinfo=UTC), 5),
+            (datetime(2018, 2, 28, 11, tzinfo=UTC), 8),
+            (datetime(2018, 2, 22, 0, tzinfo=UTC), 10),
+            (datetime(2018, 2, 21, 23, tzinfo=UTC), 1000),
+        ],
+        source="x_api",
+        metric="posts_per_day",
+    )
     nothing = db.community("no_posts_known", platform="discord", kind="server")
     rep = report(db)
-    assert row(rep, "with_posts")["posts_7d"] == 3   # 7.0 days ago is outside (now − 7d, now]
-    assert row(rep, "quiet_now")["posts_7d"] == 0    # posts are stored: a real zero
+    assert row(rep, "with_posts")["posts_7d"] == 3  # 7.0 days ago is outside (now − 7d, now]
+    assert row(rep, "quiet_now")["posts_7d"] == 0  # posts are stored: a real zero
     assert row(rep, "DeepFaceLab")["posts_7d"] == 18
     assert nothing and row(rep, "no_posts_known")["posts_7d"] is None
 
@@ -227,8 +276,8 @@ def test_posts_7d_counts_stored_posts_and_falls_back_to_posts_per_day(db: DB) ->
 def test_status_changes_in_the_window_keep_reason_and_skip_first_seen_active(db: DB) -> None:
     sub = db.community("deepfakes")
     acct = db.community("deepfakesapp", platform="x", kind="account")
-    db.status(sub, days_ago(60), None, "active", None)            # first seen, before window
-    db.status(sub, days_ago(20), None, "active", None)            # first seen: not news
+    db.status(sub, days_ago(60), None, "active", None)  # first seen, before window
+    db.status(sub, days_ago(20), None, "active", None)  # first seen: not news
     db.status(sub, days_ago(10), "active", "quarantined", "HTTP 403: quarantined")
     db.status(sub, days_ago(2), "quarantined", "banned", "banned for violating the content policy")
     db.status(acct, days_ago(40), "active", "suspended", "too old for a 30d window")
@@ -252,15 +301,24 @@ def test_tool_mentions_count_last_week_previous_week_and_total(db: DB) -> None:
     db.post(sub, days_ago(3), tools=(fakeapp, dfl))
     rep = report(db)
     tools = {t["name"]: t for t in rep["tools"]}
-    assert tools["FakeApp"] == {"name": "FakeApp", "mentions_7d": 3, "mentions_prev_7d": 2, "mentions_total": 7}
+    assert tools["FakeApp"] == {
+        "name": "FakeApp",
+        "mentions_7d": 3,
+        "mentions_prev_7d": 2,
+        "mentions_total": 7,
+    }
     assert tools["DeepFaceLab"]["mentions_7d"] == 1
-    assert tools["Unmentioned"] == {"name": "Unmentioned", "mentions_7d": 0, "mentions_prev_7d": 0,
-                                    "mentions_total": 0}
+    assert tools["Unmentioned"] == {
+        "name": "Unmentioned",
+        "mentions_7d": 0,
+        "mentions_prev_7d": 0,
+        "mentions_total": 0,
+    }
     assert unused and rep["tools"][0]["name"] == "FakeApp"
     weeks = [w for w in rep["tool_weeks"] if w["name"] == "FakeApp"]
     assert len(weeks) == 12 and weeks[-1]["week_end"] == "2018-02-28T12:00:00Z"
-    assert [w["mentions"] for w in weeks[-2:]] == [2, 3]   # the same windows as prev_7d and 7d
-    assert sum(w["mentions"] for w in weeks) == 5           # day 100 is older than 12 weeks
+    assert [w["mentions"] for w in weeks[-2:]] == [2, 3]  # the same windows as prev_7d and 7d
+    assert sum(w["mentions"] for w in weeks) == 5  # day 100 is older than 12 weeks
 
 
 def test_link_domain_share_is_of_posts_with_a_link_in_the_last_7_days(db: DB) -> None:
@@ -279,8 +337,11 @@ def test_link_domain_share_is_of_posts_with_a_link_in_the_last_7_days(db: DB) ->
 
 
 def _three(db: DB) -> None:
-    for handle, platform, kind, gain in (("a", "reddit", "subreddit", 10), ("b", "reddit", "subreddit", 500),
-                                         ("c", "x", "account", 50)):
+    for handle, platform, kind, gain in (
+        ("a", "reddit", "subreddit", 10),
+        ("b", "reddit", "subreddit", 500),
+        ("c", "x", "account", 50),
+    ):
         cid = db.community(handle, platform=platform, kind=kind)
         db.members(cid, [(days_ago(8), 1000), (days_ago(1), 1000 + gain)])
     db.community("unseen")
@@ -391,8 +452,15 @@ def test_unknown_format_is_refused(sample: dict[str, Any]) -> None:
 # --- parse_since ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("30d", timedelta(days=30)), ("12h", timedelta(hours=12)), ("2w", timedelta(days=14)), (" 7D ", 7 * DAY)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30d", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("2w", timedelta(days=14)),
+        (" 7D ", 7 * DAY),
+    ],
+)
 def test_parse_since_reads_hours_days_and_weeks(text: str, expected: timedelta) -> None:
     assert parse_since(text) == expected
 
@@ -401,4 +469,3 @@ def test_parse_since_reads_hours_days_and_weeks(text: str, expected: timedelta) 
 def test_parse_since_refuses_other_spellings_with_a_clear_message(text: str) -> None:
     with pytest.raises(ValueError, match=r"window"):
         parse_since(text)
-

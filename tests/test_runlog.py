@@ -33,7 +33,9 @@ def test_run_left_running_by_a_dead_process_is_aborted(engine: Engine) -> None:
     alive = runlog.start_run(engine, trigger="manual", version="0.1", pid=4343, host=HOST)
     n = runlog.abort_stale_runs(engine, host=HOST, is_alive=lambda pid: pid == 4343)
     assert n == 1
-    got = dict((r[0], r[1:]) for r in rows(engine, "SELECT id, status, error_summary, finished_at FROM crawl_runs"))
+    got = dict(
+        (r[0], r[1:]) for r in rows(engine, "SELECT id, status, error_summary, finished_at FROM crawl_runs")
+    )
     assert got[dead][:2] == ("aborted", "process 4242 died") and got[dead][2] is not None
     assert got[alive] == ("running", None, None)
     assert runlog.abort_stale_runs(engine, host=HOST, is_alive=lambda pid: pid == 4343) == 0
@@ -42,8 +44,14 @@ def test_run_left_running_by_a_dead_process_is_aborted(engine: Engine) -> None:
 def test_run_of_another_host_is_aborted_only_without_a_lock(engine: Engine) -> None:
     orphan = runlog.start_run(engine, trigger="schedule", version="0.1", pid=7, host="other")
     holder = runlog.start_run(engine, trigger="schedule", version="0.1", pid=8, host="other")
-    runlog.RunLock(engine, ["source:reddit"], holder="other:8", wait_seconds=0, stale_seconds=3600,
-                   is_alive=lambda pid: True).acquire(holder)
+    runlog.RunLock(
+        engine,
+        ["source:reddit"],
+        holder="other:8",
+        wait_seconds=0,
+        stale_seconds=3600,
+        is_alive=lambda pid: True,
+    ).acquire(holder)
     # A run still inside the grace period may be waiting for the lock: left alone.
     assert runlog.abort_stale_runs(engine, host=HOST, is_alive=lambda pid: False) == 0
     assert runlog.abort_stale_runs(engine, host=HOST, is_alive=lambda pid: False, grace_seconds=0) == 1
@@ -54,18 +62,33 @@ def test_run_of_another_host_is_aborted_only_without_a_lock(engine: Engine) -> N
 def test_finish_run_sums_its_sources(engine: Engine) -> None:
     run_id = runlog.start_run(engine, trigger="manual", version="0.1", pid=1, host=HOST)
     runlog.start_source(engine, run_id, "reddit")
-    runlog.finish_source(engine, run_id, "reddit", "partial",
-                         SourceStats(requests=12, items=300, errors=1, retries=2, rate_limited_seconds=31.5,
-                                     failures=["r/deepfakes: 404 banned"]))
+    runlog.finish_source(
+        engine,
+        run_id,
+        "reddit",
+        "partial",
+        SourceStats(
+            requests=12,
+            items=300,
+            errors=1,
+            retries=2,
+            rate_limited_seconds=31.5,
+            failures=["r/deepfakes: 404 banned"],
+        ),
+    )
     runlog.finish_source(engine, run_id, "x", "skipped", SourceStats(), "set X_BEARER_TOKEN to enable it")
     runlog.finish_run(engine, run_id, "partial")
-    assert rows(engine, "SELECT source, status, requests, items, errors, retries, rate_limited_seconds, "
-                        "error_summary FROM run_sources ORDER BY source") == [
+    assert rows(
+        engine,
+        "SELECT source, status, requests, items, errors, retries, rate_limited_seconds, "
+        "error_summary FROM run_sources ORDER BY source",
+    ) == [
         ("reddit", "partial", 12, 300, 1, 2, 31.5, "r/deepfakes: 404 banned"),
         ("x", "skipped", 0, 0, 0, 0, 0.0, "set X_BEARER_TOKEN to enable it"),
     ]
     status, requests, items, errors, finished = rows(
-        engine, "SELECT status, requests, items, errors, finished_at FROM crawl_runs")[0]
+        engine, "SELECT status, requests, items, errors, finished_at FROM crawl_runs"
+    )[0]
     assert (status, requests, items, errors) == ("partial", 12, 300, 1) and finished is not None
 
 
@@ -82,7 +105,9 @@ def _lock(engine: Engine, holder: str, **kw: Any) -> runlog.RunLock:
 def test_lock_held_by_a_live_process_times_out_naming_the_holder(engine: Engine) -> None:
     first = _lock(engine, "otherhost:99")
     first.acquire(17)
-    with pytest.raises(LockTimeout, match=r"another crawl \(run 17, pid 99 on host otherhost\) has held the lock"):
+    with pytest.raises(
+        LockTimeout, match=r"another crawl \(run 17, pid 99 on host otherhost\) has held the lock"
+    ):
         _lock(engine, f"{HOST}:1").acquire(18)
     # Nothing half-taken: the loser holds no scope.
     assert rows(engine, "SELECT DISTINCT holder FROM run_locks") == [("otherhost:99",)]
@@ -98,12 +123,18 @@ def test_lock_is_all_or_nothing_across_scopes(engine: Engine) -> None:
 def test_stale_lock_without_heartbeat_is_taken_over(engine: Engine) -> None:
     old = utcnow() - timedelta(hours=2)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO run_locks (scope, run_id, holder, acquired_at, heartbeat_at) "
-                          "VALUES ('source:reddit', 1, 'otherhost:5', :t, :t)"), {"t": old.replace(tzinfo=None)})
+        conn.execute(
+            text(
+                "INSERT INTO run_locks (scope, run_id, holder, acquired_at, heartbeat_at) "
+                "VALUES ('source:reddit', 1, 'otherhost:5', :t, :t)"
+            ),
+            {"t": old.replace(tzinfo=None)},
+        )
     lock = _lock(engine, f"{HOST}:2", stale_seconds=600)
     lock.acquire(2)
     assert rows(engine, "SELECT scope, run_id, holder FROM run_locks ORDER BY scope") == [
-        ("source:reddit", 2, f"{HOST}:2"), ("source:x", 2, f"{HOST}:2"),
+        ("source:reddit", 2, f"{HOST}:2"),
+        ("source:x", 2, f"{HOST}:2"),
     ]
 
 
@@ -128,8 +159,14 @@ def _contender(url: str, name: str, wait: float, barrier: Any, hold: Any, out: A
     import os
 
     engine = make_engine(url)
-    lock = runlog.RunLock(engine, ["source:reddit", "source:github"], holder=f"{socket.gethostname()}:{os.getpid()}",
-                          wait_seconds=wait, stale_seconds=3600, poll_seconds=0.05)
+    lock = runlog.RunLock(
+        engine,
+        ["source:reddit", "source:github"],
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+        wait_seconds=wait,
+        stale_seconds=3600,
+        poll_seconds=0.05,
+    )
     barrier.wait()
     try:
         lock.acquire(None)
@@ -146,15 +183,19 @@ def _contender(url: str, name: str, wait: float, barrier: Any, hold: Any, out: A
 def _race(url: str, waits: tuple[float, float]) -> tuple[list[tuple[str, str, str]], Any, list[Any]]:
     ctx = mp.get_context("spawn")
     barrier, hold, out = ctx.Barrier(2), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_contender, args=(url, name, w, barrier, hold, out))
-             for name, w in zip(("a", "b"), waits, strict=True)]
+    procs = [
+        ctx.Process(target=_contender, args=(url, name, w, barrier, hold, out))
+        for name, w in zip(("a", "b"), waits, strict=True)
+    ]
     for p in procs:
         p.start()
     return [out.get(timeout=60)], hold, [procs, out]
 
 
 @pytest.mark.slow
-def test_two_processes_started_together_one_gets_the_lock_the_other_times_out(db_url: str, engine: Engine) -> None:
+def test_two_processes_started_together_one_gets_the_lock_the_other_times_out(
+    db_url: str, engine: Engine
+) -> None:
     events, hold, (procs, out) = _race(db_url, (0.3, 0.3))
     events.append(out.get(timeout=60))  # the loser gives up while the winner holds on
     hold.set()
@@ -180,5 +221,6 @@ def test_two_processes_started_together_the_second_waits_for_the_first(db_url: s
     loser = "b" if winner == "a" else "a"
     order = [(n, what) for n, what, _ in events]
     assert order.index((winner, "released")) < order.index((loser, "acquired"))
-    assert sorted(order) == sorted([(winner, "acquired"), (winner, "released"), (loser, "acquired"),
-                                    (loser, "released")])
+    assert sorted(order) == sorted(
+        [(winner, "acquired"), (winner, "released"), (loser, "acquired"), (loser, "released")]
+    )

@@ -154,8 +154,10 @@ class Running:
         self.result: list[int] = []
         self.thread = threading.Thread(
             target=lambda: self.result.append(
-                run_scheduler(config, config_dir=config.directory, stop_event=self.stop, **kwargs)),
-            daemon=True)
+                run_scheduler(config, config_dir=config.directory, stop_event=self.stop, **kwargs)
+            ),
+            daemon=True,
+        )
         self.thread.start()
 
     def finish(self) -> int:
@@ -215,7 +217,9 @@ def next_run_in_future(engine: Engine, job_id: str = DEFAULT_JOB) -> bool:
 def scheduler_lock_held(engine: Engine) -> bool:
     try:
         with engine.connect() as conn:
-            return conn.execute(select(LOCKS.c.holder).where(LOCKS.c.scope == "scheduler")).first() is not None
+            return (
+                conn.execute(select(LOCKS.c.holder).where(LOCKS.c.scope == "scheduler")).first() is not None
+            )
     except OperationalError:  # no schema yet
         return False
 
@@ -252,8 +256,11 @@ def test_crontab_weekday_numbers_mean_what_cron_means() -> None:
 
 def test_two_start_ups_keep_one_job_each(make_config: Any, any_db: Engine) -> None:
     db = any_db
-    config = make_config({}, '[schedule]\ncron = "0 3 * * *"\n[schedule.sources]\narctic_shift = "0 4 * * 1"\n',
-                         db_url=db.url.render_as_string(hide_password=False))
+    config = make_config(
+        {},
+        '[schedule]\ncron = "0 3 * * *"\n[schedule.sources]\narctic_shift = "0 4 * * 1"\n',
+        db_url=db.url.render_as_string(hide_password=False),
+    )
     start_once(config)
     first = stored_jobs(db)
     start_once(config)
@@ -271,8 +278,12 @@ def test_two_start_ups_keep_one_job_each(make_config: Any, any_db: Engine) -> No
 def test_missed_run_runs_once_at_start_up(make_config: Any, fake: Fake, any_db: Engine) -> None:
     db = any_db
     cron, last = far_cron()
-    config = make_config({}, f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\n', env=fake.env(),
-                         db_url=db.url.render_as_string(hide_password=False))
+    config = make_config(
+        {},
+        f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\n',
+        env=fake.env(),
+        db_url=db.url.render_as_string(hide_password=False),
+    )
     start_once(config)
     set_next_run(db, DEFAULT_JOB, last - timedelta(days=3))  # down for four fire times
 
@@ -340,10 +351,14 @@ def test_dropped_per_source_schedule_removes_its_job(make_config: Any, db: Engin
 
 
 def test_list_jobs_shows_planned_then_stored_jobs(make_config: Any) -> None:
-    config = make_config({}, '[schedule]\ncron = "0 3 * * *"\n[schedule.sources]\narctic_shift = "0 4 * * 1"\n')
+    config = make_config(
+        {}, '[schedule]\ncron = "0 3 * * *"\n[schedule.sources]\narctic_shift = "0 4 * * 1"\n'
+    )
     before = {j.id: j for j in list_jobs(config)}
     assert {k: (j.stored, j.cron) for k, j in before.items()} == {
-        "crawl:default": (False, "0 3 * * *"), "crawl:arctic_shift": (False, "0 4 * * mon")}
+        "crawl:default": (False, "0 3 * * *"),
+        "crawl:arctic_shift": (False, "0 4 * * mon"),
+    }
     start_once(config)
     after = {j.id: j for j in list_jobs(config)}
     assert all(j.stored for j in after.values())
@@ -365,11 +380,17 @@ def test_second_scheduler_on_one_database_refuses_to_start(make_config: Any, db:
 # --------------------------------------------------------------------------- children
 
 
-def test_hung_crawl_is_killed_at_its_timeout_and_recorded(make_config: Any, fake: Fake, any_db: Engine) -> None:
+def test_hung_crawl_is_killed_at_its_timeout_and_recorded(
+    make_config: Any, fake: Fake, any_db: Engine
+) -> None:
     db = any_db
     cron, last = far_cron()
-    config = make_config({}, f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\ntimeout_minutes = 0.02\n',
-                         env=fake.env("hang-ignore-term"), db_url=db.url.render_as_string(hide_password=False))
+    config = make_config(
+        {},
+        f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\ntimeout_minutes = 0.02\n',
+        env=fake.env("hang-ignore-term"),
+        db_url=db.url.render_as_string(hide_password=False),
+    )
     start_once(config)
     set_next_run(db, DEFAULT_JOB, last)
 
@@ -396,11 +417,17 @@ def test_crashing_crawl_does_not_stop_later_runs(make_config: Any, fake: Fake, d
     assert statuses[:3] == [("failed", reason), ("failed", reason), ("ok", None)]
 
 
-def test_report_is_written_after_a_scheduled_crawl(make_config: Any, fake: Fake, db: Engine, tmp_path: Path) -> None:
+def test_report_is_written_after_a_scheduled_crawl(
+    make_config: Any, fake: Fake, db: Engine, tmp_path: Path
+) -> None:
     cron, last = far_cron()
     out = tmp_path / "out" / "report.md"
-    config = make_config({}, f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\n'
-                             f'report_path = "{out}"\nreport_format = "md"\n', env=fake.env())
+    config = make_config(
+        {},
+        f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\n'
+        f'report_path = "{out}"\nreport_format = "md"\n',
+        env=fake.env(),
+    )
     start_once(config)
     set_next_run(db, DEFAULT_JOB, last)
 
@@ -417,8 +444,9 @@ def test_report_is_written_after_a_scheduled_crawl(make_config: Any, fake: Fake,
 
 def _scheduler_process(config: Config, fake: Fake, tmp_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, **config.env}
-    return subprocess.Popen([sys.executable, "-c", DRIVER, str(config.directory), *fake.command],
-                            env=env, cwd=tmp_path)
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(config.directory), *fake.command], env=env, cwd=tmp_path
+    )
 
 
 @pytest.mark.parametrize(
@@ -430,12 +458,21 @@ def _scheduler_process(config: Config, fake: Fake, tmp_path: Path) -> subprocess
     ids=["finishes-within-grace", "ended-after-grace"],
 )
 def test_sigterm_during_a_crawl_exits_zero(
-    make_config: Any, fake: Fake, db: Engine, tmp_path: Path,
-    mode: str, grace: float, status: str, summary: str | None,
+    make_config: Any,
+    fake: Fake,
+    db: Engine,
+    tmp_path: Path,
+    mode: str,
+    grace: float,
+    status: str,
+    summary: str | None,
 ) -> None:
     cron, last = far_cron()
-    config = make_config({}, f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\n'
-                             f"shutdown_grace_seconds = {grace}\n", env=fake.env(mode))
+    config = make_config(
+        {},
+        f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\nshutdown_grace_seconds = {grace}\n',
+        env=fake.env(mode),
+    )
     start_once(config)
     set_next_run(db, DEFAULT_JOB, last)
 
@@ -477,8 +514,13 @@ def test_two_crawls_started_together_wait_for_the_lock(make_config: Any, db: Eng
     config = _real_config(make_config, "[crawler]\nlock_wait_seconds = 30\n")
     env = {**os.environ, **config.env}
     argv = [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config.directory)]
-    held = RunLock(db, ["source:none"], holder=f"{socket.gethostname()}:{os.getpid()}",
-                   wait_seconds=0, stale_seconds=3600)
+    held = RunLock(
+        db,
+        ["source:none"],
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+        wait_seconds=0,
+        stale_seconds=3600,
+    )
     start_once(config)  # creates the schema
     held.acquire(None)  # a manual crawl is running
     procs = [subprocess.Popen(argv, env=env, cwd=tmp_path) for _ in range(2)]

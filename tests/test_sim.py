@@ -43,7 +43,9 @@ def sim() -> Iterator[Simulation]:
 
 def reddit_session(sim: Simulation) -> requests.Session:
     s = requests.Session()
-    r = s.post(f"{sim.url}/api/v1/access_token", auth=("client", "secret"), data={"grant_type": "client_credentials"})
+    r = s.post(
+        f"{sim.url}/api/v1/access_token", auth=("client", "secret"), data={"grant_type": "client_credentials"}
+    )
     assert r.status_code == 200
     s.headers["Authorization"] = f"bearer {r.json()['access_token']}"
     return s
@@ -64,8 +66,9 @@ def days_until(sim: Simulation, iso: str) -> None:
 
 # -- Reddit ------------------------------------------------------------------------------
 def test_reddit_token_grant_has_the_recorded_shape(sim: Simulation) -> None:
-    r = post(f"{sim.url}/api/v1/access_token", auth=("client", "secret"),
-                      data={"grant_type": "client_credentials"})
+    r = post(
+        f"{sim.url}/api/v1/access_token", auth=("client", "secret"), data={"grant_type": "client_credentials"}
+    )
     assert set(r.json()) == set(recorded("reddit/oauth_token.json"))
     assert get(f"{sim.url}/api/info/?sr_name=deepfakes").status_code == 401
 
@@ -79,7 +82,9 @@ def test_reddit_subreddit_and_post_keys_come_from_the_recordings(sim: Simulation
     assert set(about["data"]) <= known_t5
     assert "active_user_count" not in about["data"]  # removed from the API in 2025
     listing = s.get(f"{sim.url}/r/deepfakes/new", params={"limit": 100}).json()
-    known_t3 = set(recorded("reddit/subreddit_new_page.json")["data"]["children"][0]["data"]) | REDDIT_POST_ADDED
+    known_t3 = (
+        set(recorded("reddit/subreddit_new_page.json")["data"]["children"][0]["data"]) | REDDIT_POST_ADDED
+    )
     assert set(listing) == set(recorded("reddit/subreddit_new_page.json"))
     assert set(listing["data"]) >= {"after", "before", "children", "modhash"}
     post = listing["data"]["children"][0]
@@ -93,14 +98,20 @@ def test_reddit_info_by_name_leaves_out_banned_and_unknown(sim: Simulation) -> N
     r = s.get(f"{sim.url}/api/info/", params={"sr_name": "deepfakes,SFWdeepfakes,no_such_sub,faceswap"})
     names = [c["data"]["display_name"] for c in r.json()["data"]["children"]]
     assert names == ["SFWdeepfakes", "faceswap"]
-    assert s.get(f"{sim.url}/api/info/", params={"sr_name": ",".join(f"s{i}" for i in range(101))}).status_code == 400
+    assert (
+        s.get(f"{sim.url}/api/info/", params={"sr_name": ",".join(f"s{i}" for i in range(101))}).status_code
+        == 400
+    )
 
 
 def test_reddit_about_answers_each_status_as_reddit_does(sim: Simulation) -> None:
     days_until(sim, "2018-02-10")
     s = reddit_session(sim)
     banned = s.get(f"{sim.url}/r/deepfakes/about")
-    assert (banned.status_code, banned.json()) == (404, {"reason": "banned", "message": "Not Found", "error": 404})
+    assert (banned.status_code, banned.json()) == (
+        404,
+        {"reason": "banned", "message": "Not Found", "error": 404},
+    )
     private = s.get(f"{sim.url}/r/deepfakeshelp/about")
     assert private.status_code == 403 and private.json()["reason"] == "private"
     unknown = s.get(f"{sim.url}/r/no_such_sub/about", allow_redirects=False)
@@ -114,12 +125,17 @@ def test_reddit_listing_is_newest_first_and_pages_without_overlap(sim: Simulatio
     days_until(sim, "2018-01-30")
     s = reddit_session(sim)
     first = s.get(f"{sim.url}/r/deepfakes+FakeApp/new", params={"limit": 100}).json()["data"]
-    second = s.get(f"{sim.url}/r/deepfakes+FakeApp/new", params={"limit": 100, "after": first["after"]}).json()["data"]
+    second = s.get(
+        f"{sim.url}/r/deepfakes+FakeApp/new", params={"limit": 100, "after": first["after"]}
+    ).json()["data"]
     times = [c["data"]["created_utc"] for c in first["children"] + second["children"]]
     ids = [c["data"]["id"] for c in first["children"] + second["children"]]
     assert len(first["children"]) == 100 and first["after"] == first["children"][-1]["data"]["name"]
     assert times == sorted(times, reverse=True) and len(set(ids)) == len(ids)
-    assert {c["data"]["subreddit"] for c in first["children"] + second["children"]} == {"deepfakes", "FakeApp"}
+    assert {c["data"]["subreddit"] for c in first["children"] + second["children"]} == {
+        "deepfakes",
+        "FakeApp",
+    }
     assert max(times) <= sim.clock.timestamp()
 
 
@@ -165,15 +181,28 @@ def test_reddit_budget_is_600_per_ten_minutes_per_client() -> None:
 def test_x_users_by_reports_suspension_and_absence_as_errors(sim: Simulation) -> None:
     days_until(sim, "2018-02-08")
     s = x_session()
-    r = s.get(f"{sim.url}/2/users/by", params={"usernames": "deepfakes_app,faceswap_dev,nobody_here",
-                                                "user.fields": "public_metrics,created_at,protected"})
+    r = s.get(
+        f"{sim.url}/2/users/by",
+        params={
+            "usernames": "deepfakes_app,faceswap_dev,nobody_here",
+            "user.fields": "public_metrics,created_at,protected",
+        },
+    )
     body = r.json()
     assert r.status_code == 200 and r.headers["x-rate-limit-limit"] == "300"
     user = body["data"][0]
     assert set(recorded("x/users_by_usernames.json")["data"][0]) <= set(user)
-    assert set(user["public_metrics"]) == {"followers_count", "following_count", "tweet_count", "listed_count"}
+    assert set(user["public_metrics"]) == {
+        "followers_count",
+        "following_count",
+        "tweet_count",
+        "listed_count",
+    }
     suspended, missing = body["errors"]
-    assert suspended["detail"] == "User has been suspended: [deepfakes_app]." and suspended["title"] == "Forbidden"
+    assert (
+        suspended["detail"] == "User has been suspended: [deepfakes_app]."
+        and suspended["title"] == "Forbidden"
+    )
     assert missing["detail"] == "Could not find user with usernames: [nobody_here]."
     assert missing["title"] == "Not Found Error" and missing["type"].endswith("/resource-not-found")
 
@@ -181,10 +210,16 @@ def test_x_users_by_reports_suspension_and_absence_as_errors(sim: Simulation) ->
 def test_x_search_pages_match_the_daily_counts(sim: Simulation) -> None:
     days_until(sim, "2018-01-28")
     s = x_session()
-    counts = s.get(f"{sim.url}/2/tweets/counts/recent", params={"query": "FakeApp", "granularity": "day"}).json()
+    counts = s.get(
+        f"{sim.url}/2/tweets/counts/recent", params={"query": "FakeApp", "granularity": "day"}
+    ).json()
     assert set(counts["data"][0]) == set(recorded("x/tweets_counts_recent.json")["data"][0])
     seen: list[str] = []
-    params: dict[str, Any] = {"query": "FakeApp", "max_results": 100, "tweet.fields": "created_at,public_metrics"}
+    params: dict[str, Any] = {
+        "query": "FakeApp",
+        "max_results": 100,
+        "tweet.fields": "created_at,public_metrics",
+    }
     for _ in range(50):
         page = s.get(f"{sim.url}/2/tweets/search/recent", params=params).json()
         assert set(page["meta"]) <= set(recorded("x/tweets_search_recent.json")["meta"])
@@ -193,7 +228,9 @@ def test_x_search_pages_match_the_daily_counts(sim: Simulation) -> None:
             break
         params["next_token"] = page["meta"]["next_token"]
     assert len(seen) == len(set(seen)) == counts["meta"]["total_tweet_count"] > 0
-    newer = s.get(f"{sim.url}/2/tweets/search/recent", params={"query": "FakeApp", "since_id": max(seen, key=int)})
+    newer = s.get(
+        f"{sim.url}/2/tweets/search/recent", params={"query": "FakeApp", "since_id": max(seen, key=int)}
+    )
     assert newer.json()["meta"]["result_count"] == 0
 
 
@@ -205,7 +242,9 @@ def test_x_rate_limit_429_carries_reset(sim: Simulation) -> None:
     assert answers[0].headers["x-rate-limit-remaining"] == "1"
     assert answers[2].headers["x-rate-limit-remaining"] == "0"
     assert int(answers[2].headers["x-rate-limit-reset"]) >= int(answers[0].headers["x-rate-limit-reset"])
-    assert s.get(f"{sim.url}/2/users/by", params={"usernames": "faceswap_dev"}).status_code == 200  # own budget
+    assert (
+        s.get(f"{sim.url}/2/users/by", params={"usernames": "faceswap_dev"}).status_code == 200
+    )  # own budget
 
 
 # -- GitHub ------------------------------------------------------------------------------
@@ -219,8 +258,10 @@ def test_github_repo_shape_etag_and_free_304(sim: Simulation) -> None:
     authed = get(f"{sim.url}/repos/iperov/DeepFaceLab", headers={"Authorization": "token t"})
     assert authed.headers["x-ratelimit-limit"] == "5000"
     sim.advance(days=1)
-    assert get(f"{sim.url}/repos/iperov/DeepFaceLab",
-                        headers={"If-None-Match": r.headers["etag"]}).status_code == 200  # stars moved
+    assert (
+        get(f"{sim.url}/repos/iperov/DeepFaceLab", headers={"If-None-Match": r.headers["etag"]}).status_code
+        == 200
+    )  # stars moved
 
 
 def test_github_unauthenticated_limit_answers_403_with_zero_remaining(sim: Simulation) -> None:
@@ -258,9 +299,15 @@ def test_github_dmca_block_is_451_from_its_day(sim: Simulation) -> None:
     sim.advance(days=2)
     blocked = get(url)
     assert blocked.status_code == 451
-    assert blocked.json()["message"] == "Repository access blocked" and blocked.json()["block"]["reason"] == "dmca"
+    assert (
+        blocked.json()["message"] == "Repository access blocked"
+        and blocked.json()["block"]["reason"] == "dmca"
+    )
     missing = get(f"{sim.url}/repos/nobody/nothing")
-    assert missing.status_code == 404 and missing.json()["message"] == recorded("github/not_found_404.json")["message"]
+    assert (
+        missing.status_code == 404
+        and missing.json()["message"] == recorded("github/not_found_404.json")["message"]
+    )
 
 
 # -- Discord, Telegram, Arctic Shift, Mastodon ------------------------------------------
@@ -289,7 +336,13 @@ def test_telegram_preview_has_counter_and_posts(sim: Simulation) -> None:
 def test_telegram_counts_are_compact_like_telegram() -> None:
     from crawler.sim.telegram import compact
 
-    assert [compact(n) for n in (950, 1200, 12_345, 1_234_567, 2000)] == ["950", "1.2K", "12.3K", "1.2M", "2K"]
+    assert [compact(n) for n in (950, 1200, 12_345, 1_234_567, 2000)] == [
+        "950",
+        "1.2K",
+        "12.3K",
+        "1.2M",
+        "2K",
+    ]
 
 
 def test_arctic_shift_history_of_a_banned_subreddit_stops_at_the_ban(sim: Simulation) -> None:
@@ -307,8 +360,10 @@ def test_arctic_shift_history_of_a_banned_subreddit_stops_at_the_ban(sim: Simula
 def test_mastodon_tag_history_is_seven_days_of_strings(sim: Simulation) -> None:
     body = get(f"{sim.url}/api/v1/tags/deepfake").json()
     assert body["name"] == "deepfake" and len(body["history"]) == 7
-    assert all(set(h) == {"day", "uses", "accounts"} and all(isinstance(v, str) for v in h.values())
-               for h in body["history"])
+    assert all(
+        set(h) == {"day", "uses", "accounts"} and all(isinstance(v, str) for v in h.values())
+        for h in body["history"]
+    )
     assert get(f"{sim.url}/api/v1/tags/nothing_like_it").status_code == 404
 
 
@@ -317,11 +372,17 @@ def _answers(sim: Simulation) -> list[bytes]:
     s = reddit_session(sim)
     x = x_session()
     return [
-        s.get(f"{sim.url}/r/{'+'.join(sim.world.names('reddit', 'subreddit'))}/new", params={"limit": 100}).content,
-        s.get(f"{sim.url}/api/info/", params={"sr_name": ",".join(sim.world.names("reddit", "subreddit"))}).content,
+        s.get(
+            f"{sim.url}/r/{'+'.join(sim.world.names('reddit', 'subreddit'))}/new", params={"limit": 100}
+        ).content,
+        s.get(
+            f"{sim.url}/api/info/", params={"sr_name": ",".join(sim.world.names("reddit", "subreddit"))}
+        ).content,
         x.get(f"{sim.url}/2/tweets/search/recent", params={"query": "deepfake", "max_results": 100}).content,
-        x.get(f"{sim.url}/2/users/by", params={"usernames": ",".join(sim.world.names("x", "account")),
-                                              "user.fields": "public_metrics"}).content,
+        x.get(
+            f"{sim.url}/2/users/by",
+            params={"usernames": ",".join(sim.world.names("x", "account")), "user.fields": "public_metrics"},
+        ).content,
         get(f"{sim.url}/repos/{sim.world.names('github', 'repo')[-1]}").content,
         get(f"{sim.url}/s/deepfake_tools").content,
     ]

@@ -52,7 +52,12 @@ def test_telegram_counters_parse_in_every_format(text: str | None, expected: int
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("12 345 subscribers", 12345), ("12.3K subscribers", 12300), ("1.2M members", 1200000), ("987 subscribers", 987)],
+    [
+        ("12 345 subscribers", 12345),
+        ("12.3K subscribers", 12300),
+        ("1.2M members", 1200000),
+        ("987 subscribers", 987),
+    ],
 )
 def test_channel_page_extra_line_gives_subscribers(text: str, expected: int) -> None:
     assert subscribers_from_text(text) == expected
@@ -86,8 +91,10 @@ def test_release_downloads_sum_asset_counts_and_no_releases_is_zero() -> None:
 
 
 def test_link_header_next_page() -> None:
-    header = ('<https://api.github.com/repositories/1/releases?per_page=100&page=2>; rel="next", '
-              '<https://api.github.com/repositories/1/releases?per_page=100&page=5>; rel="last"')
+    header = (
+        '<https://api.github.com/repositories/1/releases?per_page=100&page=2>; rel="next", '
+        '<https://api.github.com/repositories/1/releases?per_page=100&page=5>; rel="last"'
+    )
     assert next_link(header) == "https://api.github.com/repositories/1/releases?per_page=100&page=2"
     assert next_link('<https://x/y?page=1>; rel="first"') is None
     assert next_link(None) is None
@@ -224,7 +231,9 @@ def test_arctic_shift_series_points_at_their_dates() -> None:
     key = CommunityKey("reddit", "subreddit", "deepfakes")
     points = parse_time_series(fixture("arctic_shift_series.json")["subscribers"], key, "members")
     assert [(p.observed_at.date().isoformat(), p.value) for p in points] == [
-        ("2018-01-01", 16000), ("2018-01-08", 31000), ("2018-02-01", 91000),
+        ("2018-01-01", 16000),
+        ("2018-01-08", 31000),
+        ("2018-02-01", 91000),
     ]
     assert {p.source for p in points} == {"arctic_shift"}
 

@@ -95,7 +95,8 @@ class Harness:
     def metrics(self, handle: str) -> dict[str, float]:
         rows = self.rows(
             "select m.metric, m.value from metrics m join communities c on c.id = m.community_id "
-            "where lower(c.handle) = lower(:h) order by m.observed_at", h=handle,
+            "where lower(c.handle) = lower(:h) order by m.observed_at",
+            h=handle,
         )
         return {metric: value for metric, value in rows}
 
@@ -113,7 +114,9 @@ def _now() -> Any:
 
 
 @pytest_twisted.ensureDeferred
-async def test_github_repositories_store_metrics_and_statuses(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+async def test_github_repositories_store_metrics_and_statuses(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
     gh = FakeGithub(web)
     gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[10, 20], [5]])
     gh.repo("old/tool", archived=True, releases=[[]])
@@ -121,14 +124,19 @@ async def test_github_repositories_store_metrics_and_statuses(web: FakeWeb, make
     gh.missing("gone/tool")
     config = make_config(
         {"github": {"repos": ["iperov/DeepFaceLab", "old/tool", "dmca/tool", "gone/tool"]}},
-        LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url, "GITHUB_TOKEN": "ghp_test"},
+        LIMITS,
+        env={"DFWATCH_ENDPOINT_GITHUB": web.url, "GITHUB_TOKEN": "ghp_test"},
     )
     h = Harness(config, sqlite_engine)
     ctx = h.context("github")
     await h.crawl(ctx)
 
     assert h.metrics("iperov/DeepFaceLab") == {
-        "stars": 45000, "forks": 1793, "watchers": 111, "open_issues": 357, "release_downloads": 35,
+        "stars": 45000,
+        "forks": 1793,
+        "watchers": 111,
+        "open_issues": 357,
+        "release_downloads": 35,
     }
     assert h.community("iperov/DeepFaceLab").status == "active"
     assert h.metrics("old/tool")["release_downloads"] == 0  # known: no releases
@@ -136,8 +144,10 @@ async def test_github_repositories_store_metrics_and_statuses(web: FakeWeb, make
     blocked = h.community("dmca/tool")
     assert blocked.status == "blocked"
     assert blocked.status_reason.startswith("HTTP 451 dmca: Repository access blocked")
-    change = h.rows("select new_status, reason from status_changes s join communities c on c.id = s.community_id "
-                    "where c.handle = 'dmca/tool'")
+    change = h.rows(
+        "select new_status, reason from status_changes s join communities c on c.id = s.community_id "
+        "where c.handle = 'dmca/tool'"
+    )
     assert change == [("blocked", blocked.status_reason)]
     assert h.community("gone/tool").status == "not_found"
     assert h.metrics("gone/tool") == {}
@@ -148,14 +158,23 @@ async def test_github_repositories_store_metrics_and_statuses(web: FakeWeb, make
 
 
 @pytest_twisted.ensureDeferred
-async def test_renamed_repository_redirect_is_followed(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+async def test_renamed_repository_redirect_is_followed(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
     gh = FakeGithub(web)
     gh.repo("newowner/tool", stars=10, releases=[[4]])
     # GitHub answers a renamed repository with 301 to its new location.
-    web.add("/repos/oldowner/tool", Answer(301, {"message": "Moved Permanently"},
-                                           {"Location": f"{web.url}/repos/newowner/tool"}))
-    web.add("/repos/oldowner/tool/releases", Answer(301, b"", {"Location": f"{web.url}/repos/newowner/tool/releases?per_page=100"}))
-    config = make_config({"github": {"repos": ["oldowner/tool"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url})
+    web.add(
+        "/repos/oldowner/tool",
+        Answer(301, {"message": "Moved Permanently"}, {"Location": f"{web.url}/repos/newowner/tool"}),
+    )
+    web.add(
+        "/repos/oldowner/tool/releases",
+        Answer(301, b"", {"Location": f"{web.url}/repos/newowner/tool/releases?per_page=100"}),
+    )
+    config = make_config(
+        {"github": {"repos": ["oldowner/tool"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url}
+    )
     h = Harness(config, sqlite_engine)
     ctx = h.context("github")
     await h.crawl(ctx)
@@ -172,8 +191,9 @@ async def test_unchanged_repository_costs_no_quota_and_continues_the_series(
 ) -> None:
     gh = FakeGithub(web)
     gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[7]])
-    config = make_config({"github": {"repos": ["iperov/DeepFaceLab"]}}, LIMITS,
-                         env={"DFWATCH_ENDPOINT_GITHUB": web.url})
+    config = make_config(
+        {"github": {"repos": ["iperov/DeepFaceLab"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url}
+    )
     h = Harness(config, sqlite_engine)
     await h.crawl(h.context("github"))
     spent = gh.quota_used
@@ -183,7 +203,9 @@ async def test_unchanged_repository_costs_no_quota_and_continues_the_series(
     assert gh.quota_used == spent  # both answers were 304 Not Modified
     second_run = web.hits[2:]
     assert [hit.headers.get("if-none-match") for hit in second_run] == ['"v1"', '"rel1-v1"']
-    rows = h.rows("select metric, value from metrics where metric in ('stars', 'release_downloads') order by metric, observed_at")
+    rows = h.rows(
+        "select metric, value from metrics where metric in ('stars', 'release_downloads') order by metric, observed_at"
+    )
     assert rows == [("release_downloads", 7), ("release_downloads", 7), ("stars", 45000), ("stars", 45000)]
 
 
@@ -193,8 +215,14 @@ async def test_rate_limit_longer_than_max_wait_fails_the_target_without_waiting(
 ) -> None:
     import time
 
-    web.add("/repos/a/b", Answer(403, {"message": "API rate limit exceeded"},
-                                 {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)}))
+    web.add(
+        "/repos/a/b",
+        Answer(
+            403,
+            {"message": "API rate limit exceeded"},
+            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)},
+        ),
+    )
     config = make_config({"github": {"repos": ["a/b"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url})
     h = Harness(config, sqlite_engine)
     ctx = h.context("github")
@@ -210,13 +238,22 @@ async def test_rate_limit_longer_than_max_wait_fails_the_target_without_waiting(
 
 
 @pytest_twisted.ensureDeferred
-async def test_retry_after_is_honoured_and_counted(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+async def test_retry_after_is_honoured_and_counted(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
     body = fixture("discord_invite.json")
-    web.add("/api/v9/invites/slowone?with_counts=true",
-            Answer(429, {"message": "You are being rate limited.", "retry_after": 1.0, "global": False},
-                   {"Retry-After": "1"}),
-            Answer(200, body))
-    config = make_config({"discord": {"invites": ["slowone"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url})
+    web.add(
+        "/api/v9/invites/slowone?with_counts=true",
+        Answer(
+            429,
+            {"message": "You are being rate limited.", "retry_after": 1.0, "global": False},
+            {"Retry-After": "1"},
+        ),
+        Answer(200, body),
+    )
+    config = make_config(
+        {"discord": {"invites": ["slowone"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url}
+    )
     h = Harness(config, sqlite_engine)
     ctx = h.context("discord")
     await h.crawl(ctx)
@@ -233,8 +270,9 @@ async def test_expired_invite_is_not_found_and_live_invite_is_counted(
 ) -> None:
     discord_invite(web, "alive", members=500)
     discord_expired(web, "expired")
-    config = make_config({"discord": {"invites": ["alive", "expired"]}}, LIMITS,
-                         env={"DFWATCH_ENDPOINT_DISCORD": web.url})
+    config = make_config(
+        {"discord": {"invites": ["alive", "expired"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url}
+    )
     h = Harness(config, sqlite_engine)
     ctx = h.context("discord")
     await h.crawl(ctx)
@@ -252,27 +290,40 @@ async def test_expired_invite_is_not_found_and_live_invite_is_counted(
 async def test_server_errors_are_retried_and_a_crashing_callback_fails_only_its_target(
     web: FakeWeb, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    web.add("/api/v9/invites/flaky?with_counts=true", Answer(503, b"upstream"), Answer(200, fixture("discord_invite.json")))
+    web.add(
+        "/api/v9/invites/flaky?with_counts=true",
+        Answer(503, b"upstream"),
+        Answer(200, fixture("discord_invite.json")),
+    )
     web.add("/api/v9/invites/weird?with_counts=true", Answer(200, {"guild": ["not", "an", "object"]}))
-    config = make_config({"discord": {"invites": ["flaky", "weird"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url})
+    config = make_config(
+        {"discord": {"invites": ["flaky", "weird"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url}
+    )
     h = Harness(config, sqlite_engine)
     ctx = h.context("discord")
     await h.crawl(ctx)
 
     assert h.metrics("flaky") == {"members": 12873, "online_members": 1409}
     assert (ctx.stats.requests, ctx.stats.retries, ctx.stats.rate_limited_seconds) == (3, 1, 0)
-    assert len(ctx.stats.failures) == 1 and ctx.stats.failures[0].startswith("weird: internal error: AttributeError")
+    assert len(ctx.stats.failures) == 1 and ctx.stats.failures[0].startswith(
+        "weird: internal error: AttributeError"
+    )
 
 
 # --------------------------------------------------------------------------- Telegram
 
 
 @pytest_twisted.ensureDeferred
-async def test_telegram_preview_stores_subscribers_and_posts(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+async def test_telegram_preview_stores_subscribers_and_posts(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
     telegram_channel(web, "faceswapnews", subscribers="12.3K")
     telegram_no_preview(web, "privatechan")
-    config = make_config({"telegram": {"channels": ["faceswapnews", "privatechan"]}}, LIMITS,
-                         env={"DFWATCH_ENDPOINT_TELEGRAM": web.url})
+    config = make_config(
+        {"telegram": {"channels": ["faceswapnews", "privatechan"]}},
+        LIMITS,
+        env={"DFWATCH_ENDPOINT_TELEGRAM": web.url},
+    )
     h = Harness(config, sqlite_engine)
     ctx = h.context("telegram")
     await h.crawl(ctx)
@@ -280,11 +331,14 @@ async def test_telegram_preview_stores_subscribers_and_posts(web: FakeWeb, make_
     assert h.metrics("faceswapnews") == {"members": 12300}
     posts = h.rows("select external_id, score, link_domain, body from posts order by external_id")
     assert [(p.external_id, p.score, p.link_domain) for p in posts] == [
-        ("faceswapnews/101", 1200, "github.com"), ("faceswapnews/102", 987, None),
+        ("faceswapnews/101", 1200, "github.com"),
+        ("faceswapnews/102", 987, None),
     ]
     assert posts[0].body is None  # default policy `metadata` keeps no body text
-    mentions = h.rows("select t.name from mentions m join tools t on t.id = m.tool_id "
-                      "join posts p on p.id = m.post_id where p.external_id = 'faceswapnews/102' order by t.name")
+    mentions = h.rows(
+        "select t.name from mentions m join tools t on t.id = m.tool_id "
+        "join posts p on p.id = m.post_id where p.external_id = 'faceswapnews/102' order by t.name"
+    )
     assert [m.name for m in mentions] == ["FaceFusion", "roop"]
     gone = h.community("privatechan")
     assert gone.status == "not_found" and "redirects to /privatechan" in gone.status_reason
@@ -293,12 +347,17 @@ async def test_telegram_preview_stores_subscribers_and_posts(web: FakeWeb, make_
 
 
 @pytest_twisted.ensureDeferred
-async def test_robots_txt_disallow_is_never_fetched(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+async def test_robots_txt_disallow_is_never_fetched(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
     robots(web, "/s/secretchan")
     telegram_channel(web, "secretchan")
     telegram_channel(web, "openchannel")
-    config = make_config({"telegram": {"channels": ["secretchan", "openchannel"]}}, LIMITS,
-                         env={"DFWATCH_ENDPOINT_TELEGRAM": web.url})
+    config = make_config(
+        {"telegram": {"channels": ["secretchan", "openchannel"]}},
+        LIMITS,
+        env={"DFWATCH_ENDPOINT_TELEGRAM": web.url},
+    )
     h = Harness(config, sqlite_engine)
     ctx = h.context("telegram")
     await h.crawl(ctx)
@@ -314,41 +373,72 @@ async def test_robots_txt_disallow_is_never_fetched(web: FakeWeb, make_config: A
 
 
 @pytest_twisted.ensureDeferred
-async def test_forums_phpbb_page_and_discourse_api(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+async def test_forums_phpbb_page_and_discourse_api(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
     phpbb = phpbb_forum(web)
     discourse = discourse_forum(web)
     web.add("/broken", Answer(200, "<html><body>This board is currently disabled.</body></html>"))
-    config = make_config({"forums": [{"url": phpbb, "engine": "phpbb"}, {"url": discourse, "engine": "discourse"},
-                                     {"url": f"{web.url}/broken", "engine": "phpbb"}]}, LIMITS)
+    config = make_config(
+        {
+            "forums": [
+                {"url": phpbb, "engine": "phpbb"},
+                {"url": discourse, "engine": "discourse"},
+                {"url": f"{web.url}/broken", "engine": "phpbb"},
+            ]
+        },
+        LIMITS,
+    )
     h = Harness(config, sqlite_engine)
     ctx = h.context("forums")
     await h.crawl(ctx)
 
     assert h.metrics(phpbb) == {"posts_total": 12345, "topics": 4321, "members": 6789, "online_members": 12}
-    assert h.metrics(discourse) == {"members": 9120, "posts_total": 38211, "topics": 4512, "active_users": 312}
+    assert h.metrics(discourse) == {
+        "members": 9120,
+        "posts_total": 38211,
+        "topics": 4512,
+        "active_users": 312,
+    }
     sources = h.rows("select distinct source from metrics order by source")
     assert [s.source for s in sources] == ["discourse_api", "forum_page"]
     assert h.community(phpbb).title == "Faceswap Forum"
-    assert ctx.stats.failures == [f"{web.url}/broken: unreadable phpbb page: no phpBB statistics block on the page"]
+    assert ctx.stats.failures == [
+        f"{web.url}/broken: unreadable phpbb page: no phpBB statistics block on the page"
+    ]
 
 
 @pytest_twisted.ensureDeferred
-async def test_mastodon_tag_history_per_instance(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+async def test_mastodon_tag_history_per_instance(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
     mastodon_tag(web, "deepfake")
     config = make_config({"mastodon": {"hashtags": [{"instance": web.host, "tag": "deepfake"}]}}, LIMITS)
     h = Harness(config, sqlite_engine)
     # The configured instance is a host name (https); the fake speaks plain http.
     (target,) = config.targets("mastodon")
-    local = WatchTarget(target.key, target.policy, target.nsfw, target.tags, target.content,
-                        {**target.extra, "instance": web.url})
+    local = WatchTarget(
+        target.key,
+        target.policy,
+        target.nsfw,
+        target.tags,
+        target.content,
+        {**target.extra, "instance": web.url},
+    )
     await h.crawl(h.context("mastodon", [local]))
 
-    rows = h.rows("select m.metric, m.value, m.observed_at, m.source from metrics m join communities c "
-                  "on c.id = m.community_id where c.handle = :h order by m.metric, m.observed_at",
-                  h=f"deepfake@{web.host}")
+    rows = h.rows(
+        "select m.metric, m.value, m.observed_at, m.source from metrics m join communities c "
+        "on c.id = m.community_id where c.handle = :h order by m.metric, m.observed_at",
+        h=f"deepfake@{web.host}",
+    )
     assert [(r.metric, r.value, str(r.observed_at)[:10]) for r in rows] == [
-        ("accounts_per_day", 0, "2024-12-30"), ("accounts_per_day", 17, "2024-12-31"), ("accounts_per_day", 9, "2025-01-01"),
-        ("posts_per_day", 0, "2024-12-30"), ("posts_per_day", 22, "2024-12-31"), ("posts_per_day", 14, "2025-01-01"),
+        ("accounts_per_day", 0, "2024-12-30"),
+        ("accounts_per_day", 17, "2024-12-31"),
+        ("accounts_per_day", 9, "2025-01-01"),
+        ("posts_per_day", 0, "2024-12-30"),
+        ("posts_per_day", 22, "2024-12-31"),
+        ("posts_per_day", 14, "2025-01-01"),
     ]
     assert {r.source for r in rows} == {"mastodon_api"}
     assert h.community(f"deepfake@{web.host}").status == "active"
@@ -358,10 +448,15 @@ async def test_mastodon_tag_history_per_instance(web: FakeWeb, make_config: Any,
 
 
 @pytest_twisted.ensureDeferred
-async def test_arctic_shift_history_rerun_adds_no_duplicates(web: FakeWeb, make_config: Any, sqlite_engine: Engine) -> None:
+async def test_arctic_shift_history_rerun_adds_no_duplicates(
+    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+) -> None:
     arctic_shift_subreddit(web, "deepfakes")
-    config = make_config({"reddit": {"subreddits": ["deepfakes"]}, "arctic_shift": {"subreddits": ["deepfakes"]}},
-                         LIMITS, env={"DFWATCH_ENDPOINT_ARCTIC_SHIFT": web.url})
+    config = make_config(
+        {"reddit": {"subreddits": ["deepfakes"]}, "arctic_shift": {"subreddits": ["deepfakes"]}},
+        LIMITS,
+        env={"DFWATCH_ENDPOINT_ARCTIC_SHIFT": web.url},
+    )
     h = Harness(config, sqlite_engine)
     await h.crawl(h.context("arctic_shift"))
     first = h.rows("select metric, value, observed_at, source from metrics order by metric, observed_at")
@@ -370,7 +465,11 @@ async def test_arctic_shift_history_rerun_adds_no_duplicates(web: FakeWeb, make_
 
     assert first == second
     assert [(r.metric, r.value) for r in first] == [
-        ("members", 16000), ("members", 31000), ("members", 91000), ("posts_per_day", 410), ("posts_per_day", 520),
+        ("members", 16000),
+        ("members", 31000),
+        ("members", 91000),
+        ("posts_per_day", 410),
+        ("posts_per_day", 520),
     ]
     assert {r.source for r in first} == {"arctic_shift"}
     # History lands on the same reddit subreddit community as the live crawl.
@@ -381,7 +480,9 @@ async def test_arctic_shift_history_rerun_adds_no_duplicates(web: FakeWeb, make_
 # --------------------------------------------------------------------------- the real run
 
 
-def test_run_crawl_runs_github_and_discord_in_one_crawler_process(web: FakeWeb, make_config: Any, tmp_path: Path) -> None:
+def test_run_crawl_runs_github_and_discord_in_one_crawler_process(
+    web: FakeWeb, make_config: Any, tmp_path: Path
+) -> None:
     """Through crawler.run.run_crawl and CrawlerProcess, in a subprocess: the reactor of a
     CrawlerProcess cannot be restarted, and this test process runs pytest-twisted's."""
     pytest.importorskip("crawler.run")
@@ -391,8 +492,14 @@ def test_run_crawl_runs_github_and_discord_in_one_crawler_process(web: FakeWeb, 
     discord_invite(web, "alive", members=500)
     discord_expired(web, "expired")
     db = tmp_path / "run.db"
-    config = make_config({"github": {"repos": ["iperov/DeepFaceLab", "dmca/tool"]},
-                          "discord": {"invites": ["alive", "expired"]}}, LIMITS, db_url=f"sqlite:///{db}")
+    config = make_config(
+        {
+            "github": {"repos": ["iperov/DeepFaceLab", "dmca/tool"]},
+            "discord": {"invites": ["alive", "expired"]},
+        },
+        LIMITS,
+        db_url=f"sqlite:///{db}",
+    )
     script = textwrap.dedent(f"""
         import json, sys
         from crawler.config import load_config
@@ -403,8 +510,13 @@ def test_run_crawl_runs_github_and_discord_in_one_crawler_process(web: FakeWeb, 
         print(json.dumps({{n: [o.status, o.stats.requests, o.stats.items] for n, o in result.sources.items()}}))
         sys.exit(result.exit_code)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     import json
 
@@ -414,11 +526,20 @@ def test_run_crawl_runs_github_and_discord_in_one_crawler_process(web: FakeWeb, 
 
     eng = make_engine(f"sqlite:///{db}")
     with eng.connect() as conn:
-        rows = conn.execute(text("select r.source, r.status, r.requests, r.items from run_sources r order by source"))
+        rows = conn.execute(
+            text("select r.source, r.status, r.requests, r.items from run_sources r order by source")
+        )
         assert [tuple(r) for r in rows] == [("discord", "ok", 2, 2), ("github", "ok", 3, 2)]
-        statuses: dict[str, str] = {h: s for h, s in conn.execute(text("select handle, status from communities"))}
+        statuses: dict[str, str] = {
+            h: s for h, s in conn.execute(text("select handle, status from communities"))
+        }
     eng.dispose()
-    assert statuses == {"iperov/DeepFaceLab": "active", "dmca/tool": "blocked", "alive": "active", "expired": "not_found"}
+    assert statuses == {
+        "iperov/DeepFaceLab": "active",
+        "dmca/tool": "blocked",
+        "alive": "active",
+        "expired": "not_found",
+    }
 
 
 # --------------------------------------------------------------------------- store failures
@@ -434,8 +555,11 @@ async def test_a_store_failure_fails_the_source_and_stops_its_spider(
     gh = FakeGithub(web)
     for i in range(3):
         gh.repo(f"owner/tool{i}", stars=10 + i, releases=[[1]])
-    config = make_config({"github": {"repos": [f"owner/tool{i}" for i in range(3)]}}, LIMITS,
-                         env={"DFWATCH_ENDPOINT_GITHUB": web.url})
+    config = make_config(
+        {"github": {"repos": [f"owner/tool{i}" for i in range(3)]}},
+        LIMITS,
+        env={"DFWATCH_ENDPOINT_GITHUB": web.url},
+    )
     h = Harness(config, sqlite_engine)
     attempts: list[Record] = []
 

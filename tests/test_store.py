@@ -18,8 +18,11 @@ from crawler.records import CommunityKey, CommunityObservation, MetricPoint, Pos
 
 T0 = datetime(2018, 1, 20, 12, 0, tzinfo=UTC)
 SUB = CommunityKey("reddit", "subreddit", "deepfakes")
-TOOLS = [Tool(name="FakeApp", category="desktop"), Tool(name="DeepFaceLab", category="desktop"),
-         Tool(name="faceswap", category="desktop")]
+TOOLS = [
+    Tool(name="FakeApp", category="desktop"),
+    Tool(name="DeepFaceLab", category="desktop"),
+    Tool(name="faceswap", category="desktop"),
+]
 
 
 def rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -29,17 +32,30 @@ def rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     tables = {
-        "communities": "id", "metrics": "id", "status_changes": "id", "posts": "id",
-        "mentions": "post_id, tool_id", "tools": "id",
+        "communities": "id",
+        "metrics": "id",
+        "status_changes": "id",
+        "posts": "id",
+        "mentions": "post_id, tool_id",
+        "tools": "id",
     }
     return {t: rows(engine, f"SELECT * FROM {t} ORDER BY {order}") for t, order in tables.items()}  # noqa: S608
 
 
 def post(ext: str, **kw: Any) -> Post:
     base: dict[str, Any] = dict(
-        key=SUB, external_id=ext, created_at=T0, author="pseudo-1", title="FakeApp 2.2 released",
-        body="works with FakeApp", url=f"https://reddit.com/r/deepfakes/comments/{ext}",
-        link_domain="github.com", score=10, num_comments=2, flair="Tool", mentions=("FakeApp",),
+        key=SUB,
+        external_id=ext,
+        created_at=T0,
+        author="pseudo-1",
+        title="FakeApp 2.2 released",
+        body="works with FakeApp",
+        url=f"https://reddit.com/r/deepfakes/comments/{ext}",
+        link_domain="github.com",
+        score=10,
+        num_comments=2,
+        flair="Tool",
+        mentions=("FakeApp",),
         enriched=True,
     )
     base.update(kw)
@@ -47,7 +63,9 @@ def post(ext: str, **kw: Any) -> Post:
 
 
 def observation(when: datetime, status: str | None = "active", **kw: Any) -> CommunityObservation:
-    return CommunityObservation(key=kw.pop("key", SUB), observed_at=when, source="reddit_api", status=status, **kw)
+    return CommunityObservation(
+        key=kw.pop("key", SUB), observed_at=when, source="reddit_api", status=status, **kw
+    )
 
 
 @pytest.fixture
@@ -70,8 +88,14 @@ def test_same_batch_twice_changes_nothing(store: Store, engine: Engine) -> None:
     after_first = snapshot(engine)
     store.write(batch, None, now=T0)
     assert snapshot(engine) == after_first
-    assert (first.communities, first.metrics, first.status_changes, first.posts, first.mentions,
-            first.post_state_updates) == (2, 3, 2, 2, 2, 1)
+    assert (
+        first.communities,
+        first.metrics,
+        first.status_changes,
+        first.posts,
+        first.mentions,
+        first.post_state_updates,
+    ) == (2, 3, 2, 2, 2, 1)
     assert len(after_first["metrics"]) == 3
     assert len(after_first["status_changes"]) == 2
 
@@ -107,8 +131,19 @@ def test_history_older_than_last_check_does_not_flip_status(store: Store, engine
 
 
 def test_observation_updates_only_supplied_fields(store: Store, engine: Engine) -> None:
-    store.write([observation(T0, "active", title="deepfakes", url="https://reddit.com/r/deepfakes",
-                             nsfw=True, external_id="t5_3m0sz")], None)
+    store.write(
+        [
+            observation(
+                T0,
+                "active",
+                title="deepfakes",
+                url="https://reddit.com/r/deepfakes",
+                nsfw=True,
+                external_id="t5_3m0sz",
+            )
+        ],
+        None,
+    )
     store.write([observation(T0 + timedelta(days=1), None, title="Deepfakes!")], None)
     got = rows(engine, "SELECT title, url, nsfw, external_id, status FROM communities")
     assert got == [("Deepfakes!", "https://reddit.com/r/deepfakes", True, "t5_3m0sz", "active")]
@@ -148,7 +183,9 @@ def test_removed_post_loses_text_and_never_gets_it_back(store: Store, engine: En
 def test_post_seen_deleted_in_a_listing_loses_its_text(store: Store, engine: Engine) -> None:
     store.write([post("7r1a")], None)
     store.write([post("7r1a", state="deleted", title="[deleted]", author=None, mentions=())], None)
-    assert rows(engine, "SELECT state, title, body, author, url FROM posts") == [("deleted", None, None, None, None)]
+    assert rows(engine, "SELECT state, title, body, author, url FROM posts") == [
+        ("deleted", None, None, None, None)
+    ]
     assert rows(engine, "SELECT count(*) FROM mentions") == [(1,)]
 
 
@@ -167,25 +204,35 @@ def test_handles_are_compared_case_insensitively(store: Store, engine: Engine) -
 
 
 def test_ensure_communities_creates_unknown_rows_once(store: Store, engine: Engine) -> None:
-    keys = [SUB, CommunityKey("github", "repo", "iperov/DeepFaceLab"), CommunityKey("reddit", "subreddit", "DeepFakes")]
+    keys = [
+        SUB,
+        CommunityKey("github", "repo", "iperov/DeepFaceLab"),
+        CommunityKey("reddit", "subreddit", "DeepFakes"),
+    ]
     store.ensure_communities(keys, T0)
     store.ensure_communities(keys, T0 + timedelta(days=1))
-    got = rows(engine, "SELECT platform, handle, status, first_seen_at, last_checked_at FROM communities ORDER BY id")
+    got = rows(
+        engine, "SELECT platform, handle, status, first_seen_at, last_checked_at FROM communities ORDER BY id"
+    )
     assert [(p, h, s, lc) for p, h, s, _, lc in got] == [
-        ("reddit", "deepfakes", "unknown", None), ("github", "iperov/DeepFaceLab", "unknown", None)
+        ("reddit", "deepfakes", "unknown", None),
+        ("github", "iperov/DeepFaceLab", "unknown", None),
     ]
     assert all(str(first).startswith("2018-01-20") for *_, first, _ in got)
 
 
 def test_reads_for_sources(store: Store, engine: Engine) -> None:
     x = CommunityKey("x", "account", "deepfakes_app")
-    store.write([
-        post("1960000000000000001", key=x, created_at=T0),
-        post("999999999999999999", key=x, created_at=T0 + timedelta(hours=1)),
-        post("7r1a", created_at=T0 - timedelta(days=2)),
-        post("7r1b", created_at=T0 + timedelta(days=1)),
-        post("7r1c", created_at=T0 + timedelta(days=2), state="removed"),
-    ], None)
+    store.write(
+        [
+            post("1960000000000000001", key=x, created_at=T0),
+            post("999999999999999999", key=x, created_at=T0 + timedelta(hours=1)),
+            post("7r1a", created_at=T0 - timedelta(days=2)),
+            post("7r1b", created_at=T0 + timedelta(days=1)),
+            post("7r1c", created_at=T0 + timedelta(days=2), state="removed"),
+        ],
+        None,
+    )
     assert store.max_post_external_id(x) == "1960000000000000001"
     assert store.newest_post(x) == ("999999999999999999", T0 + timedelta(hours=1))
     assert store.newest_post(CommunityKey("reddit", "subreddit", "nothing")) is None

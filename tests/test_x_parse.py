@@ -80,11 +80,14 @@ def test_error_that_proves_no_status_is_reported_not_guessed():
 
 def test_daily_counts_keep_whole_days_at_their_start_and_drop_the_partial_first_bucket():
     key = CommunityKey("x", "query", "DeepFaceLab")
-    body = {"data": [
-        {"start": "2021-09-13T19:18:24.000Z", "end": "2021-09-14T00:00:00.000Z", "tweet_count": 7},
-        {"start": "2021-09-14T00:00:00.000Z", "end": "2021-09-15T00:00:00.000Z", "tweet_count": 48},
-        {"start": "2021-09-15T00:00:00.000Z", "end": "2021-09-15T10:00:00.000Z", "tweet_count": 12},
-    ], "meta": {"total_tweet_count": 67}}
+    body = {
+        "data": [
+            {"start": "2021-09-13T19:18:24.000Z", "end": "2021-09-14T00:00:00.000Z", "tweet_count": 7},
+            {"start": "2021-09-14T00:00:00.000Z", "end": "2021-09-15T00:00:00.000Z", "tweet_count": 48},
+            {"start": "2021-09-15T00:00:00.000Z", "end": "2021-09-15T10:00:00.000Z", "tweet_count": 12},
+        ],
+        "meta": {"total_tweet_count": 67},
+    }
     points = x_parse.parse_counts(body, key)
     assert [(p.observed_at, p.value) for p in points] == [
         (datetime(2021, 9, 14, tzinfo=UTC), 48.0),
@@ -188,7 +191,9 @@ MALFORMED_COUNTS: dict[str, Any] = {
     "data is a number": {"data": 5},
     "data is a string": {"data": "48"},
     "a bucket is not an object": {"data": [48]},
-    "a bucket has no count": {"data": [{"start": "2021-09-14T00:00:00.000Z", "end": "2021-09-15T00:00:00.000Z"}]},
+    "a bucket has no count": {
+        "data": [{"start": "2021-09-14T00:00:00.000Z", "end": "2021-09-15T00:00:00.000Z"}]
+    },
     "a count is text": {"data": [{"start": "2021-09-14T00:00:00.000Z", "tweet_count": "48"}]},
     "a bucket has no start": {"data": [{"end": "2021-09-15T00:00:00.000Z", "tweet_count": 48}]},
 }
@@ -206,5 +211,9 @@ def test_problem_message_keeps_title_detail_and_reason():
     assert msg.startswith("HTTP 403 Forbidden: Client Forbidden: You currently have access to a subset")
     assert msg.endswith("(reason: client-not-enrolled)")
     assert x_parse.problem_message(500, None, "") == "HTTP 500"
-    assert x_parse.problem_message(429, {"errors": [{"code": 88, "message": "Rate limit exceeded"}]},
-                                   "Too Many Requests") == "HTTP 429 Too Many Requests: Rate limit exceeded"
+    assert (
+        x_parse.problem_message(
+            429, {"errors": [{"code": 88, "message": "Rate limit exceeded"}]}, "Too Many Requests"
+        )
+        == "HTTP 429 Too Many Requests: Rate limit exceeded"
+    )

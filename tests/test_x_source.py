@@ -33,8 +33,13 @@ def fake() -> Iterator[FakeX]:
 
 @pytest.fixture
 def x_config(make_config: Any, fake: FakeX) -> Any:
-    def _make(accounts: list[str] | None = None, queries: list[str] | None = None, settings: str = "",
-              token: str | None = TOKEN, db_url: str | None = None) -> Any:
+    def _make(
+        accounts: list[str] | None = None,
+        queries: list[str] | None = None,
+        settings: str = "",
+        token: str | None = TOKEN,
+        db_url: str | None = None,
+    ) -> Any:
         env = {"DFWATCH_ENDPOINT_X": fake.url}
         if token:
             env["X_BEARER_TOKEN"] = token
@@ -55,8 +60,11 @@ def cursors(config: Any) -> dict[str, str]:
 
 
 def run_source(config: Any) -> Any:
-    (row,) = rows(config, "select status, requests, retries, rate_limited_seconds, error_summary, errors "
-                          "from run_sources where source = 'x' order by run_id desc limit 1")
+    (row,) = rows(
+        config,
+        "select status, requests, retries, rate_limited_seconds, error_summary, errors "
+        "from run_sources where source = 'x' order by run_id desc limit 1",
+    )
     return row
 
 
@@ -74,8 +82,11 @@ def test_250_accounts_are_looked_up_in_three_requests(x_config, fake, db_url):
     assert result.status == "ok"
     assert fake.requests[USERS_BY] == 3
     assert [len(p["usernames"].split(",")) for path, p in fake.log if path == USERS_BY] == [100, 100, 50]
-    members = rows(config, "select c.handle, m.value from metrics m join communities c on c.id = m.community_id "
-                           "where m.metric = 'members' and m.source = 'x_api'")
+    members = rows(
+        config,
+        "select c.handle, m.value from metrics m join communities c on c.id = m.community_id "
+        "where m.metric = 'members' and m.source = 'x_api'",
+    )
     assert len(members) == 250
     assert dict(members)["acct_249"] == 1249.0
     assert run_source(config).requests == 3  # every request sent is counted
@@ -91,18 +102,38 @@ def test_suspended_unknown_and_protected_accounts_get_their_status_with_reasons(
     assert result.status == "ok"
     assert status_of(config, "TwitterDev") == ("active", None)
     assert status_of(config, "gone_acct") == ("suspended", "User has been suspended: [gone_acct].")
-    assert status_of(config, "nobody_here") == ("not_found", "Could not find user with usernames: [nobody_here].")
+    assert status_of(config, "nobody_here") == (
+        "not_found",
+        "Could not find user with usernames: [nobody_here].",
+    )
     assert status_of(config, "locked_acct")[0] == "protected"
-    changes = rows(config, "select c.handle, s.new_status, s.reason from status_changes s "
-                           "join communities c on c.id = s.community_id where c.handle = 'gone_acct'")
+    changes = rows(
+        config,
+        "select c.handle, s.new_status, s.reason from status_changes s "
+        "join communities c on c.id = s.community_id where c.handle = 'gone_acct'",
+    )
     assert changes == [("gone_acct", "suspended", "User has been suspended: [gone_acct].")]
-    metrics = rows(config, "select m.metric, m.value from metrics m join communities c on c.id = m.community_id "
-                           "where c.handle = 'TwitterDev' order by m.metric")
-    assert metrics == [("following", 2039.0), ("listed", 1672.0), ("members", 513958.0), ("posts_total", 3635.0)]
-    assert rows(config, "select count(*) from metrics m join communities c on c.id = m.community_id "
-                        "where c.handle = 'gone_acct'") == [(0,)]  # hidden counts are absent, not 0
-    assert rows(config, "select m.value from metrics m join communities c on c.id = m.community_id "
-                        "where c.handle = 'locked_acct' and m.metric = 'members'") == [(77.0,)]
+    metrics = rows(
+        config,
+        "select m.metric, m.value from metrics m join communities c on c.id = m.community_id "
+        "where c.handle = 'TwitterDev' order by m.metric",
+    )
+    assert metrics == [
+        ("following", 2039.0),
+        ("listed", 1672.0),
+        ("members", 513958.0),
+        ("posts_total", 3635.0),
+    ]
+    assert rows(
+        config,
+        "select count(*) from metrics m join communities c on c.id = m.community_id "
+        "where c.handle = 'gone_acct'",
+    ) == [(0,)]  # hidden counts are absent, not 0
+    assert rows(
+        config,
+        "select m.value from metrics m join communities c on c.id = m.community_id "
+        "where c.handle = 'locked_acct' and m.metric = 'members'",
+    ) == [(77.0,)]
 
 
 # --------------------------------------------------------------------------- rate limits and faults
@@ -137,8 +168,11 @@ def test_429_reset_far_away_is_waited_for_at_most_max_wait_seconds(x_config, fak
 def test_429_without_a_reset_backs_off_boundedly_then_gives_up_and_the_run_is_partial(x_config, fake):
     fake.fail(USERS_BY, 429, times=50, reset_in=None)
     fake.add_tweets(QUERY, fake.make_tweets(3, start_id=FIRST_ID))
-    config = x_config(accounts=["TwitterDev"], queries=[QUERY],
-                      settings="[rate_limits]\nmax_retries = 3\nbackoff_seconds = 2\n")
+    config = x_config(
+        accounts=["TwitterDev"],
+        queries=[QUERY],
+        settings="[rate_limits]\nmax_retries = 3\nbackoff_seconds = 2\n",
+    )
     sleeps = Sleeps()
 
     result = run_crawl(config, only=["x"], sleep=sleeps)
@@ -181,8 +215,11 @@ def test_403_on_search_keeps_accounts_and_counts_and_records_the_platforms_messa
     assert "client-not-enrolled" in row.error_summary
     assert "You currently have access to a subset of Twitter API v2 endpoints" in row.error_summary
     assert status_of(config, "TwitterDev") == ("active", None)
-    per_query = rows(config, "select c.handle, count(*) from metrics m join communities c on c.id = m.community_id "
-                             "where m.metric = 'posts_per_day' group by c.handle order by c.handle")
+    per_query = rows(
+        config,
+        "select c.handle, count(*) from metrics m join communities c on c.id = m.community_id "
+        "where m.metric = 'posts_per_day' group by c.handle order by c.handle",
+    )
     assert [h for h, _n in per_query] == ["#deepfakes", QUERY]
 
 
@@ -225,8 +262,11 @@ def test_second_crawl_asks_only_for_posts_after_the_first_crawls_newest(x_config
     assert searches[1]["since_id"] == str(FIRST_ID + 29)
     assert cursors(config) == {f"search:{QUERY}": str(FIRST_ID + 104)}
     assert searches[1]["max_results"] == "100"
-    posts = rows(config, "select p.external_id, p.url, p.author, p.body from posts p "
-                         "join communities c on c.id = p.community_id where c.kind = 'query'")
+    posts = rows(
+        config,
+        "select p.external_id, p.url, p.author, p.body from posts p "
+        "join communities c on c.id = p.community_id where c.kind = 'query'",
+    )
     assert len(posts) == 35 and len({p[0] for p in posts}) == 35
     assert all(p.url.startswith("https://x.com/i/web/status/") for p in posts)
     assert all(p.author and p.author != "2244994945" for p in posts)  # pseudonymised
@@ -365,7 +405,10 @@ def test_malformed_users_answer_fails_its_batch_and_the_queries_still_run(x_conf
     result = run_crawl(config, only=["x"], sleep=Sleeps())
 
     assert result.status == "partial"
-    assert run_source(config).error_summary == "x accounts TwitterDev: malformed answer: `data` is int, expected a list"
+    assert (
+        run_source(config).error_summary
+        == "x accounts TwitterDev: malformed answer: `data` is int, expected a list"
+    )
     assert status_of(config, "TwitterDev")[0] == "unknown"
     assert rows(config, "select count(*) from posts") == [(3,)]
 
@@ -378,8 +421,11 @@ def test_malformed_counts_answer_fails_that_querys_counts_only(x_config, fake):
 
     assert result.status == "partial"
     assert run_source(config).error_summary.startswith(f"x counts {QUERY!r}: malformed answer:")
-    counted = rows(config, "select distinct c.handle from metrics m join communities c on c.id = m.community_id "
-                           "where m.metric = 'posts_per_day'")
+    counted = rows(
+        config,
+        "select distinct c.handle from metrics m join communities c on c.id = m.community_id "
+        "where m.metric = 'posts_per_day'",
+    )
     assert counted == [("#deepfakes",)]
 
 
@@ -391,7 +437,7 @@ def test_search_pages_are_bounded_by_max_pages(x_config, fake):
 
     assert fake.requests[SEARCH] == 2
     assert [bool(p.get("next_token")) for path, p in fake.log if path == SEARCH] == [False, True]
-    (newest, count), = rows(config, "select max(external_id), count(*) from posts")
+    ((newest, count),) = rows(config, "select max(external_id), count(*) from posts")
     assert count == 200 and newest == str(FIRST_ID + 449)  # the newest pages first
 
 

@@ -87,8 +87,13 @@ class Config:
 
     def _targets(self, platform: str, kind: str, entries: tuple[Entry, ...]) -> list[WatchTarget]:
         return [
-            WatchTarget(CommunityKey(platform, kind, e.name), self._policy(e.content, e.nsfw),
-                        e.nsfw, e.tags, e.content)
+            WatchTarget(
+                CommunityKey(platform, kind, e.name),
+                self._policy(e.content, e.nsfw),
+                e.nsfw,
+                e.tags,
+                e.content,
+            )
             for e in entries
         ]
 
@@ -98,8 +103,7 @@ class Config:
         if source == "reddit":
             return self._targets("reddit", "subreddit", w.reddit.subreddits)
         if source == "x":
-            return (self._targets("x", "account", w.x.accounts)
-                    + self._targets("x", "query", w.x.queries))
+            return self._targets("x", "account", w.x.accounts) + self._targets("x", "query", w.x.queries)
         if source == "github":
             return self._targets("github", "repo", w.github.repos)
         if source == "discord":
@@ -110,16 +114,26 @@ class Config:
             return self._targets("reddit", "subreddit", w.arctic_shift.subreddits)
         if source == "forums":
             return [
-                WatchTarget(CommunityKey("forum", "forum", f.name or f.url.rstrip("/")),
-                            self._policy(f.content, f.nsfw), f.nsfw, f.tags, f.content,
-                            {"url": f.url.rstrip("/"), "engine": f.engine})
+                WatchTarget(
+                    CommunityKey("forum", "forum", f.name or f.url.rstrip("/")),
+                    self._policy(f.content, f.nsfw),
+                    f.nsfw,
+                    f.tags,
+                    f.content,
+                    {"url": f.url.rstrip("/"), "engine": f.engine},
+                )
                 for f in w.forums
             ]
         if source == "mastodon":
             return [
-                WatchTarget(CommunityKey("mastodon", "hashtag", f"{m.tag}@{_instance_host(m.instance)}"),
-                            self._policy(m.content, m.nsfw), m.nsfw, m.tags, m.content,
-                            {"instance": m.instance, "tag": m.tag})
+                WatchTarget(
+                    CommunityKey("mastodon", "hashtag", f"{m.tag}@{_instance_host(m.instance)}"),
+                    self._policy(m.content, m.nsfw),
+                    m.nsfw,
+                    m.tags,
+                    m.content,
+                    {"instance": m.instance, "tag": m.tag},
+                )
                 for m in w.mastodon.hashtags
             ]
         raise KeyError(source)

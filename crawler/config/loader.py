@@ -70,10 +70,16 @@ _SHAPES: dict[str, str] = {
 }
 _POLICY_FIELDS = frozenset({"content", "default_policy", "nsfw_policy"})
 _TYPE_WORDS: dict[str, str] = {
-    "bool_type": "true or false", "bool_parsing": "true or false",
-    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
-    "float_type": "a number", "float_parsing": "a number",
-    "string_type": "a string", "tuple_type": "a list", "list_type": "a list",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "tuple_type": "a list",
+    "list_type": "a list",
     "dict_type": "a mapping",
 }
 
@@ -96,7 +102,7 @@ def _validation_message(err: Mapping[str, Any], loc: tuple[int | str, ...]) -> s
         return f"expected {_SHAPES.get(cls, 'a mapping')}, got {given!r}"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
-        return msg[len("Value error, "):]
+        return msg[len("Value error, ") :]
     if kind in _TYPE_WORDS:
         return f"expected {_TYPE_WORDS[kind]}, got {given!r}"
     return f"{msg[0].lower()}{msg[1:]}, got {given!r}" if msg else f"invalid value {given!r}"
@@ -106,8 +112,12 @@ def _raise_validation(path: Path, exc: ValidationError) -> None:
     """Turn the first pydantic error into a ConfigError naming file, entry and problem."""
     err = exc.errors()[0]
     # Drop pydantic's internal location parts (union branches, validator wrappers).
-    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not (
-        p in ("str", "Entry") or p.startswith(("function-", "literal[", "nullable["))))
+    loc = tuple(
+        p
+        for p in err["loc"]
+        if isinstance(p, int)
+        or not (p in ("str", "Entry") or p.startswith(("function-", "literal[", "nullable[")))
+    )
     msg = _validation_message(err, loc)
     if err["type"] == "extra_forbidden" and len(loc) == 1 and path.name == WATCHLIST_FILE:
         msg = f"unknown platform {loc[-1]!r} (known: {', '.join(Watchlist.model_fields)})"
@@ -119,8 +129,7 @@ def _normalise_entries(section: Any) -> Any:
     integer) is a name too."""
     if isinstance(section, list):
         return [
-            {"name": str(e)} if isinstance(e, str | int) and not isinstance(e, bool) else e
-            for e in section
+            {"name": str(e)} if isinstance(e, str | int) and not isinstance(e, bool) else e for e in section
         ]
     return section
 
@@ -131,7 +140,10 @@ _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
     ("x", "accounts"): (X_HANDLE_RE, "an X handle is 1-15 letters, digits or _ (without @)"),
     ("github", "repos"): (GITHUB_REPO_RE, "a GitHub repository is written owner/repo"),
     ("discord", "invites"): (DISCORD_INVITE_RE, "a Discord invite code is 2-32 letters, digits or -"),
-    ("telegram", "channels"): (TELEGRAM_CHANNEL_RE, "a Telegram channel name is 5-32 letters, digits or _, starting with a letter"),
+    ("telegram", "channels"): (
+        TELEGRAM_CHANNEL_RE,
+        "a Telegram channel name is 5-32 letters, digits or _, starting with a letter",
+    ),
 }
 
 
@@ -144,7 +156,11 @@ def _check_watchlist(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for platform, section in raw.items():
         if platform not in Watchlist.model_fields:
-            raise ConfigError(f"unknown platform {platform!r} (known: {', '.join(Watchlist.model_fields)})", file=str(path), entry=str(platform))
+            raise ConfigError(
+                f"unknown platform {platform!r} (known: {', '.join(Watchlist.model_fields)})",
+                file=str(path),
+                entry=str(platform),
+            )
         if section is None:  # a platform whose entries are all commented out
             continue
         if platform == "forums":
@@ -152,13 +168,17 @@ def _check_watchlist(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
             continue
         if not isinstance(section, dict):
             kinds = ", ".join(_section_model(platform).model_fields)
-            raise ConfigError(f"expected a mapping of lists ({kinds}), got {section!r}", file=str(path), entry=str(platform))
+            raise ConfigError(
+                f"expected a mapping of lists ({kinds}), got {section!r}", file=str(path), entry=str(platform)
+            )
         sec: dict[str, Any] = {}
         for key, entries in section.items():
             if entries is None:
                 entries = []
             if not isinstance(entries, list):
-                raise ConfigError(f"expected a list, got {entries!r}", file=str(path), entry=f"{platform}.{key}")
+                raise ConfigError(
+                    f"expected a list, got {entries!r}", file=str(path), entry=f"{platform}.{key}"
+                )
             entries = _normalise_entries(entries) if platform != "mastodon" else entries
             rule = _NAME_RULES.get((platform, key))
             seen: dict[str, int] = {}
@@ -168,19 +188,32 @@ def _check_watchlist(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
                     name = f"{str(e.get('tag', '')).lstrip('#')}@{e.get('instance')}"
                 if isinstance(name, str):
                     if name.lower() in seen:
-                        raise ConfigError(f"{name!r} is listed twice (also at {platform}.{key}[{seen[name.lower()]}])",
-                                          file=str(path), entry=f"{platform}.{key}[{i}]")
+                        raise ConfigError(
+                            f"{name!r} is listed twice (also at {platform}.{key}[{seen[name.lower()]}])",
+                            file=str(path),
+                            entry=f"{platform}.{key}[{i}]",
+                        )
                     seen[name.lower()] = i
                 if rule and isinstance(name, str) and not rule[0].match(name):
-                    raise ConfigError(f"{name!r} is not a valid name: {rule[1]}", file=str(path), entry=f"{platform}.{key}[{i}]")
+                    raise ConfigError(
+                        f"{name!r} is not a valid name: {rule[1]}",
+                        file=str(path),
+                        entry=f"{platform}.{key}[{i}]",
+                    )
                 if platform == "x" and key == "queries" and isinstance(name, str) and not name.strip():
                     raise ConfigError("an empty query", file=str(path), entry=f"x.queries[{i}]")
                 if platform == "mastodon" and isinstance(e, dict):
                     inst, tag = e.get("instance"), e.get("tag")
                     if isinstance(inst, str) and not HOST_RE.match(_instance_host(inst)):
-                        raise ConfigError(f"{inst!r} is not a host name or http(s) URL", file=str(path), entry=f"mastodon.{key}[{i}]")
+                        raise ConfigError(
+                            f"{inst!r} is not a host name or http(s) URL",
+                            file=str(path),
+                            entry=f"mastodon.{key}[{i}]",
+                        )
                     if isinstance(tag, str) and not MASTODON_TAG_RE.match(tag.lstrip("#")):
-                        raise ConfigError(f"{tag!r} is not a hashtag", file=str(path), entry=f"mastodon.{key}[{i}]")
+                        raise ConfigError(
+                            f"{tag!r} is not a hashtag", file=str(path), entry=f"mastodon.{key}[{i}]"
+                        )
                     if isinstance(tag, str):
                         e = {**e, "tag": tag.lstrip("#")}
                         entries[i] = e
@@ -250,8 +283,11 @@ def load_config(directory: str | Path | None = None, env: Mapping[str, str] | No
             other = names.get(n.lower())
             if other is not None:
                 what = "itself" if other == tool.name else f"the tool {other!r}"
-                raise ConfigError(f"{n!r} already names {what}; a name or alias may name one tool only",
-                                  file=str(tpath), entry=f"tools[{i}]")
+                raise ConfigError(
+                    f"{n!r} already names {what}; a name or alias may name one tool only",
+                    file=str(tpath),
+                    entry=f"tools[{i}]",
+                )
             names[n.lower()] = tool.name
         tools.append(tool)
 

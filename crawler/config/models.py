@@ -59,22 +59,44 @@ class _Strict(BaseModel):
 
 
 class DatabaseSettings(_Strict):
-    url: str = Field("sqlite:///data/dfwatch.db", description="SQLAlchemy URL; relative SQLite paths are relative to the working directory")
+    url: str = Field(
+        "sqlite:///data/dfwatch.db",
+        description="SQLAlchemy URL; relative SQLite paths are relative to the working directory",
+    )
 
 
 class CrawlerSettings(_Strict):
-    contact: str = Field("https://github.com/dfwatch/dfwatch", description="URL or e-mail put in the User-Agent so operators can reach us")
-    lock_wait_seconds: float = Field(60.0, ge=0, le=3600, description="how long a crawl waits for another to release the run lock")
-    lock_stale_seconds: float = Field(6 * 3600, gt=0, description="a lock whose heartbeat is older than this is taken over")
-    batch_size: int = Field(5000, ge=1, le=100_000, description="records written to the store per transaction")
+    contact: str = Field(
+        "https://github.com/dfwatch/dfwatch",
+        description="URL or e-mail put in the User-Agent so operators can reach us",
+    )
+    lock_wait_seconds: float = Field(
+        60.0, ge=0, le=3600, description="how long a crawl waits for another to release the run lock"
+    )
+    lock_stale_seconds: float = Field(
+        6 * 3600, gt=0, description="a lock whose heartbeat is older than this is taken over"
+    )
+    batch_size: int = Field(
+        5000, ge=1, le=100_000, description="records written to the store per transaction"
+    )
 
 
 class ScheduleSettings(_Strict):
     cron: str = Field("0 3 * * *", description="when the daily crawl runs (cron, UTC)")
-    timeout_minutes: float = Field(180, gt=0, description="a crawl still running after this is killed and recorded as failed")
-    misfire_grace_hours: float = Field(12, gt=0, description="a run missed while the scheduler was down still runs if it is at most this late")
-    shutdown_grace_seconds: float = Field(300, ge=0, description="on SIGTERM, how long a running crawl may finish")
-    sources: dict[str, str] = Field(default_factory=dict, description="per-source cron overrides, e.g. arctic_shift = '0 4 * * mon'")
+    timeout_minutes: float = Field(
+        180, gt=0, description="a crawl still running after this is killed and recorded as failed"
+    )
+    misfire_grace_hours: float = Field(
+        12,
+        gt=0,
+        description="a run missed while the scheduler was down still runs if it is at most this late",
+    )
+    shutdown_grace_seconds: float = Field(
+        300, ge=0, description="on SIGTERM, how long a running crawl may finish"
+    )
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="per-source cron overrides, e.g. arctic_shift = '0 4 * * mon'"
+    )
     report_path: str | None = Field(None, description="write the report here after each scheduled crawl")
     report_format: Literal["table", "md", "csv", "json", "html"] = "html"
 
@@ -96,33 +118,47 @@ class ScheduleSettings(_Strict):
 class PrivacySettings(_Strict):
     default_policy: Policy = Field("metadata", description="content policy of entries that name none")
     nsfw_policy: Policy = Field("counts", description="content policy of NSFW entries that name none")
-    key_file: str = Field("data/pseudonym.key", description="HMAC key file, created 0600 when DFWATCH_PSEUDONYM_KEY is unset")
+    key_file: str = Field(
+        "data/pseudonym.key", description="HMAC key file, created 0600 when DFWATCH_PSEUDONYM_KEY is unset"
+    )
 
 
 class RateLimitSettings(_Strict):
     max_retries: int = Field(3, ge=0, le=10, description="retries of one request on 429, 5xx or timeout")
-    max_wait_seconds: float = Field(900, ge=0, le=3600, description="longest single wait for a rate-limit reset")
+    max_wait_seconds: float = Field(
+        900, ge=0, le=3600, description="longest single wait for a rate-limit reset"
+    )
     backoff_seconds: float = Field(2.0, ge=0, le=300, description="first backoff; doubles each retry")
     timeout_seconds: float = Field(30, gt=0, le=600, description="per-request timeout")
 
 
 class RedditSettings(_Strict):
-    lookback_days: float = Field(7, gt=0, le=365, description="how far the first crawl of a subreddit looks back")
+    lookback_days: float = Field(
+        7, gt=0, le=365, description="how far the first crawl of a subreddit looks back"
+    )
     max_pages: int = Field(10, ge=1, le=100, description="listing pages per combined listing per crawl")
-    compliance_days: float = Field(30, ge=0, le=3650, description="re-check stored posts younger than this for deletions")
+    compliance_days: float = Field(
+        30, ge=0, le=3650, description="re-check stored posts younger than this for deletions"
+    )
 
 
 class XSettings(_Strict):
     max_pages: int = Field(5, ge=1, le=100, description="search pages per query per crawl")
-    counts_days: int = Field(7, ge=1, le=7, description="days of post counts asked for (recent counts reach 7 days back)")
+    counts_days: int = Field(
+        7, ge=1, le=7, description="days of post counts asked for (recent counts reach 7 days back)"
+    )
 
 
 class GithubSettings(_Strict):
-    max_release_pages: int = Field(10, ge=1, le=100, description="release pages per repository (100 releases a page)")
+    max_release_pages: int = Field(
+        10, ge=1, le=100, description="release pages per repository (100 releases a page)"
+    )
 
 
 class SpiderSettings(_Strict):
-    download_delay: float = Field(0.5, ge=0, le=60, description="seconds between requests to one site (AutoThrottle's floor)")
+    download_delay: float = Field(
+        0.5, ge=0, le=60, description="seconds between requests to one site (AutoThrottle's floor)"
+    )
     autothrottle: bool = Field(True, description="adapt the pace to each site's response times")
     concurrent_per_domain: int = Field(2, ge=1, le=8, description="requests in flight per site at most")
 
@@ -226,15 +262,19 @@ class Tool(_Strict):
     repository: str | None = None
 
 
-
 # --------------------------------------------------------------------------- the whole
 
 
 SOURCE_NAMES: tuple[str, ...] = (
-    "reddit", "x", "github", "discord", "telegram", "forums", "mastodon", "arctic_shift",
+    "reddit",
+    "x",
+    "github",
+    "discord",
+    "telegram",
+    "forums",
+    "mastodon",
+    "arctic_shift",
 )
-
-
 
 
 def _instance_host(instance: str) -> str:

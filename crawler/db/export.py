@@ -27,7 +27,14 @@ from crawler.errors import ConfigError
 log = logging.getLogger("dfwatch.export")
 
 EXPORT_TABLES: tuple[str, ...] = (
-    "communities", "metrics", "status_changes", "posts", "tools", "mentions", "crawl_runs", "run_sources",
+    "communities",
+    "metrics",
+    "status_changes",
+    "posts",
+    "tools",
+    "mentions",
+    "crawl_runs",
+    "run_sources",
 )
 FORMATS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}  # format -> file extension
 CHUNK_ROWS = 5000  # rows per fetch and per Parquet row group batch
@@ -57,7 +64,9 @@ def export_tables(
     names = list(tables) if tables else list(EXPORT_TABLES)
     unknown = [t for t in names if t not in EXPORT_TABLES]
     if unknown:
-        raise ConfigError(f"unknown table {', '.join(unknown)} (known: {', '.join(EXPORT_TABLES)})", entry="--tables")
+        raise ConfigError(
+            f"unknown table {', '.join(unknown)} (known: {', '.join(EXPORT_TABLES)})", entry="--tables"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url, read_only=True)
     counts: dict[str, int] = {}
@@ -100,12 +109,16 @@ def _write_csv(path: Path, _table: Table, columns: list[str], chunks: Any, tick:
     return n
 
 
-def _write_jsonl(path: Path, _table: Table, columns: list[str], chunks: Any, tick: Callable[[int], Any]) -> int:
+def _write_jsonl(
+    path: Path, _table: Table, columns: list[str], chunks: Any, tick: Callable[[int], Any]
+) -> int:
     n = 0
     with path.open("w", encoding="utf-8") as fh:
         for chunk in chunks:
             for row in chunk:
-                fh.write(json.dumps(dict(zip(columns, map(_text_value, row), strict=True)), ensure_ascii=False))
+                fh.write(
+                    json.dumps(dict(zip(columns, map(_text_value, row), strict=True)), ensure_ascii=False)
+                )
                 fh.write("\n")
             n += len(chunk)
             tick(n)
@@ -127,7 +140,9 @@ def _arrow_type(column: Any) -> Any:
     return pa.string()
 
 
-def _write_parquet(path: Path, table: Table, columns: list[str], chunks: Any, tick: Callable[[int], Any]) -> int:
+def _write_parquet(
+    path: Path, table: Table, columns: list[str], chunks: Any, tick: Callable[[int], Any]
+) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -39,8 +39,7 @@ class Community(Base):
     __tablename__ = "communities"
     __table_args__ = (
         # The handle is compared case-insensitively (r/SFWdeepfakes == r/sfwdeepfakes).
-        Index("uq_communities_platform_kind_handle", "platform", "kind", func.lower("handle"),
-              unique=True),
+        Index("uq_communities_platform_kind_handle", "platform", "kind", func.lower("handle"), unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -63,8 +62,7 @@ class Metric(Base):
 
     __tablename__ = "metrics"
     __table_args__ = (
-        UniqueConstraint("community_id", "metric", "observed_at", "source",
-                         name="uq_metrics_observation"),
+        UniqueConstraint("community_id", "metric", "observed_at", "source", name="uq_metrics_observation"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -135,10 +133,8 @@ class Mention(Base):
 
     __tablename__ = "mentions"
 
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    tool_id: Mapped[int] = mapped_column(ForeignKey("tools.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    tool_id: Mapped[int] = mapped_column(ForeignKey("tools.id", ondelete="CASCADE"), primary_key=True)
 
 
 class CrawlRun(Base):
@@ -166,8 +162,7 @@ class RunSource(Base):
 
     __tablename__ = "run_sources"
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"),
-                                        primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), primary_key=True)
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="running")
     requests: Mapped[int] = mapped_column(Integer, default=0)

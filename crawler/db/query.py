@@ -38,15 +38,30 @@ READ_ONLY_MESSAGE = "this query tries to write; dfwatch query is read-only"
 FETCH_ROWS = 1000  # rows per fetchmany: results stream, memory stays flat
 
 # Pragmas that take an argument and still only read (the argument names a table or index).
-_READING_PRAGMAS = frozenset({
-    "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
-    "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check",
-})
+_READING_PRAGMAS = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "foreign_key_check",
+        "integrity_check",
+        "quick_check",
+    }
+)
 # Pragmas that write without an argument.
 _WRITING_PRAGMAS = frozenset({"optimize", "wal_checkpoint", "incremental_vacuum", "shrink_memory"})
-_ALLOWED_ACTIONS = frozenset({
-    sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE,
-})
+_ALLOWED_ACTIONS = frozenset(
+    {
+        sqlite3.SQLITE_SELECT,
+        sqlite3.SQLITE_READ,
+        sqlite3.SQLITE_FUNCTION,
+        sqlite3.SQLITE_RECURSIVE,
+    }
+)
 _SELECTISH = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(select|with|values|table)\b", re.I | re.S)
 # PostgreSQL SQLSTATEs: 25006 read_only_sql_transaction; class 42 is "syntax error or
 # access rule violation" (42601 syntax, 42P01 no table, 42703 no column, 42883 no function).
@@ -85,8 +100,19 @@ def _map_error(exc: Exception) -> Exception:
         return ReadOnlyViolation(READ_ONLY_MESSAGE)
     if isinstance(exc, sqlite3.ProgrammingError) or (
         isinstance(exc, sqlite3.OperationalError)
-        and any(w in low for w in ("syntax error", "no such", "incomplete input", "unrecognized", "ambiguous",
-                                   "wrong number", "misuse", "near "))
+        and any(
+            w in low
+            for w in (
+                "syntax error",
+                "no such",
+                "incomplete input",
+                "unrecognized",
+                "ambiguous",
+                "wrong number",
+                "misuse",
+                "near ",
+            )
+        )
     ):
         return ConfigError(message, entry="query")
     return StoreError(message)

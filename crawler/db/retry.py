@@ -136,7 +136,13 @@ def write_with_retries(
                     f"the database stayed unavailable for {attempts} attempts: {detail(exc)}"
                 ) from exc
             wait = min(first_backoff * 2 ** (attempt - 1), max_backoff)
-            log.warning("store write %s failed attempt=%d/%d wait=%.1fs: %s", what, attempt, attempts, wait,
-                        detail(exc))
+            log.warning(
+                "store write %s failed attempt=%d/%d wait=%.1fs: %s",
+                what,
+                attempt,
+                attempts,
+                wait,
+                detail(exc),
+            )
             sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises

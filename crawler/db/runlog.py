@@ -84,8 +84,15 @@ def start_run(engine: Engine, *, trigger: str, version: str, pid: int, host: str
     with engine.begin() as conn:
         result = conn.execute(
             insert(RUNS).values(
-                started_at=utcnow(), trigger=trigger, status="running", requests=0, items=0,
-                errors=0, version=version, pid=pid, host=host,
+                started_at=utcnow(),
+                trigger=trigger,
+                status="running",
+                requests=0,
+                items=0,
+                errors=0,
+                version=version,
+                pid=pid,
+                host=host,
             )
         )
         run_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
@@ -136,12 +143,21 @@ def abort_stale_runs(
 
 def start_source(engine: Engine, run_id: int, source: str) -> None:
     """Open the source's run_sources row (status running)."""
+
     def body(conn: Connection) -> None:
         ins = insert_for(conn, SOURCES).values(
-            run_id=run_id, source=source, status="running", requests=0, items=0, errors=0,
-            retries=0, rate_limited_seconds=0.0,
+            run_id=run_id,
+            source=source,
+            status="running",
+            requests=0,
+            items=0,
+            errors=0,
+            retries=0,
+            rate_limited_seconds=0.0,
         )
-        conn.execute(ins.on_conflict_do_update(index_elements=["run_id", "source"], set_={"status": "running"}))
+        conn.execute(
+            ins.on_conflict_do_update(index_elements=["run_id", "source"], set_={"status": "running"})
+        )
 
     _in_transaction(engine, f"run={run_id} source={source} start", body)
 
@@ -166,6 +182,7 @@ def finish_source(
         "rate_limited_seconds": float(stats.rate_limited_seconds),
         "error_summary": error_summary if error_summary is not None else stats.error_summary,
     }
+
     def body(conn: Connection) -> None:
         ins = insert_for(conn, SOURCES).values(run_id=run_id, source=source, **values)
         conn.execute(ins.on_conflict_do_update(index_elements=["run_id", "source"], set_=values))
@@ -173,7 +190,13 @@ def finish_source(
     _in_transaction(engine, f"run={run_id} source={source} finish", body)
     log.info(
         "run=%d source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
-        run_id, source, status, stats.requests, stats.items, stats.errors, stats.retries,
+        run_id,
+        source,
+        status,
+        stats.requests,
+        stats.items,
+        stats.errors,
+        stats.retries,
         stats.rate_limited_seconds,
     )
 
@@ -195,13 +218,21 @@ def finish_run(engine: Engine, run_id: int, status: str, error_summary: str | No
         conn.execute(
             update(RUNS)
             .where(RUNS.c.id == run_id)
-            .values(status=status, finished_at=utcnow(), requests=int(requests), items=int(items),
-                    errors=int(errors), error_summary=error_summary)
+            .values(
+                status=status,
+                finished_at=utcnow(),
+                requests=int(requests),
+                items=int(items),
+                errors=int(errors),
+                error_summary=error_summary,
+            )
         )
         return int(requests), int(items), int(errors)
 
     requests, items, errors = _in_transaction(engine, f"run={run_id} finish", body)
-    log.info("run=%d finished status=%s requests=%d items=%d errors=%d", run_id, status, requests, items, errors)
+    log.info(
+        "run=%d finished status=%s requests=%d items=%d errors=%d", run_id, status, requests, items, errors
+    )
 
 
 # --------------------------------------------------------------------------- lock
@@ -255,14 +286,24 @@ class RunLock:
             attempt += 1
             if self._try(run_id):
                 self.held, self.run_id = True, run_id
-                log.info("run=%s lock acquired scopes=%s holder=%s attempt=%d", run_id, ",".join(self.scopes),
-                         self.holder, attempt)
+                log.info(
+                    "run=%s lock acquired scopes=%s holder=%s attempt=%d",
+                    run_id,
+                    ",".join(self.scopes),
+                    self.holder,
+                    attempt,
+                )
                 return
             remaining = deadline - self._clock()
             if remaining <= 0:
                 raise LockTimeout(self._describe_holder())
-            log.info("run=%s lock busy scopes=%s attempt=%d wait=%.1fs", run_id, ",".join(self.scopes), attempt,
-                     min(self.poll_seconds, remaining))
+            log.info(
+                "run=%s lock busy scopes=%s attempt=%d wait=%.1fs",
+                run_id,
+                ",".join(self.scopes),
+                attempt,
+                min(self.poll_seconds, remaining),
+            )
             self._sleep(min(self.poll_seconds, remaining))
 
     def _try(self, run_id: int | None) -> bool:
@@ -272,8 +313,16 @@ class RunLock:
                 self._clear_stale(conn, now)
                 conn.execute(
                     insert(LOCKS),
-                    [{"scope": s, "run_id": run_id, "holder": self.holder, "acquired_at": now, "heartbeat_at": now}
-                     for s in self.scopes],
+                    [
+                        {
+                            "scope": s,
+                            "run_id": run_id,
+                            "holder": self.holder,
+                            "acquired_at": now,
+                            "heartbeat_at": now,
+                        }
+                        for s in self.scopes
+                    ],
                 )
             return True
         except IntegrityError:
@@ -312,13 +361,17 @@ class RunLock:
         c = LOCKS.c
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(c.run_id, c.holder, c.acquired_at).where(c.scope.in_(self.scopes)).order_by(c.acquired_at)
+                select(c.run_id, c.holder, c.acquired_at)
+                .where(c.scope.in_(self.scopes))
+                .order_by(c.acquired_at)
             ).first()
         if row is None:  # released just now: say so rather than invent a holder
             return "another crawl held the lock until just now; try again later"
         host, pid = _split_holder(row.holder)
-        return (f"another crawl (run {row.run_id}, pid {pid} on host {host}) has held the lock since "
-                f"{row.acquired_at.isoformat(timespec='seconds')}; try again later")
+        return (
+            f"another crawl (run {row.run_id}, pid {pid} on host {host}) has held the lock since "
+            f"{row.acquired_at.isoformat(timespec='seconds')}; try again later"
+        )
 
     def heartbeat(self) -> bool:
         """Refresh our rows; False if the lock was taken over meanwhile (we held it too long)."""
@@ -326,13 +379,20 @@ class RunLock:
 
         def body(conn: Connection) -> int:
             return conn.execute(
-                update(LOCKS).where(c.scope.in_(self.scopes), c.holder == self.holder).values(heartbeat_at=utcnow())
+                update(LOCKS)
+                .where(c.scope.in_(self.scopes), c.holder == self.holder)
+                .values(heartbeat_at=utcnow())
             ).rowcount
 
         n = _in_transaction(self.engine, f"lock heartbeat holder={self.holder}", body)
         if n < len(self.scopes):
-            log.warning("lock scopes=%s holder=%s lost (%d of %d rows left)", ",".join(self.scopes), self.holder, n,
-                        len(self.scopes))
+            log.warning(
+                "lock scopes=%s holder=%s lost (%d of %d rows left)",
+                ",".join(self.scopes),
+                self.holder,
+                n,
+                len(self.scopes),
+            )
             return False
         return True
 

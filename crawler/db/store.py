@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dfwatch.store")
 
+
 @dataclass
 class WriteStats:
     """What one `write` call stored (rows inserted or updated, per kind)."""
@@ -113,7 +114,9 @@ class Store:
 
     # ------------------------------------------------------------------ records
 
-    def write(self, records: Iterable[Record], run_id: int | None, *, now: datetime | None = None) -> WriteStats:
+    def write(
+        self, records: Iterable[Record], run_id: int | None, *, now: datetime | None = None
+    ) -> WriteStats:
         """Store records in batches of `batch_size`, one transaction per batch.
 
         `now` stamps new communities and posts' first/last_seen_at; by default the run's
@@ -144,7 +147,9 @@ class Store:
                 points.append(r)
             elif isinstance(r, Post):
                 if not r.enriched:
-                    raise StoreError(f"post {r.key.platform}:{r.external_id} was not enriched; refusing to store raw text")
+                    raise StoreError(
+                        f"post {r.key.platform}:{r.external_id} was not enriched; refusing to store raw text"
+                    )
                 posts.append(r)
             elif isinstance(r, PostStateUpdate):
                 removals.append(r)
@@ -219,7 +224,9 @@ class Store:
 
     def set_state(self, source: str, key: str, value: str) -> None:
         with self._begin() as conn:
-            ins = insert_for(conn, SOURCE_STATE).values(source=source, key=key, value=value, updated_at=utcnow())
+            ins = insert_for(conn, SOURCE_STATE).values(
+                source=source, key=key, value=value, updated_at=utcnow()
+            )
             conn.execute(
                 ins.on_conflict_do_update(
                     index_elements=["source", "key"],
@@ -235,7 +242,9 @@ class Store:
     @staticmethod
     def _key_clause(key: CommunityKey) -> Any:
         c = COMMUNITIES.c
-        return and_(c.platform == key.platform, c.kind == key.kind, func.lower(c.handle) == func.lower(key.handle))
+        return and_(
+            c.platform == key.platform, c.kind == key.kind, func.lower(c.handle) == func.lower(key.handle)
+        )
 
     def _lookup(self, conn: Connection, key: CommunityKey) -> int | None:
         return conn.execute(select(COMMUNITIES.c.id).where(self._key_clause(key))).scalar()
@@ -258,8 +267,13 @@ class Store:
             conn.execute(
                 ins,
                 [
-                    {"platform": k.platform, "kind": k.kind, "handle": k.handle, "status": "unknown",
-                     "first_seen_at": now}
+                    {
+                        "platform": k.platform,
+                        "kind": k.kind,
+                        "handle": k.handle,
+                        "status": "unknown",
+                        "first_seen_at": now,
+                    }
                     for k in missing.values()
                 ],
             )
@@ -319,5 +333,3 @@ class _Transaction:
         self.store._community_ids.clear()
         self.store._communities_loaded = False
         self.store._tool_ids = None
-
-

@@ -35,8 +35,23 @@ CRAWL_RUNS: Table = _T["crawl_runs"]
 
 IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 host parameters
 POST_KEYS = (
-    "community_id", "platform", "external_id", "created_at", "first_seen_at", "last_seen_at", "author",
-    "title", "body", "url", "link_domain", "score", "num_comments", "nsfw", "flair", "state", "run_id",
+    "community_id",
+    "platform",
+    "external_id",
+    "created_at",
+    "first_seen_at",
+    "last_seen_at",
+    "author",
+    "title",
+    "body",
+    "url",
+    "link_domain",
+    "score",
+    "num_comments",
+    "nsfw",
+    "flair",
+    "state",
+    "run_id",
 )
 METRIC_KEYS = ("community_id", "metric", "value", "observed_at", "source", "run_id")
 DESCRIPTIVE = ("external_id", "title", "url", "nsfw", "created_at")
@@ -56,12 +71,17 @@ def insert_for(conn: Connection, table: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(dialect: Any, stmt: Any, keys: tuple[str, ...]) -> tuple[str, list[int] | None, list[tuple[int, Any]]]:
+def _compiled(
+    dialect: Any, stmt: Any, keys: tuple[str, ...]
+) -> tuple[str, list[int] | None, list[tuple[int, Any]]]:
     """(SQL, positional order as indexes into keys or None if named, (index, processor) pairs)."""
     compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
     order = [keys.index(k) for k in compiled.positiontup or ()] if compiled.positional else None
-    procs = [(keys.index(name), p) for name, b in compiled.binds.items()
-             if (p := b.type.bind_processor(dialect)) is not None]
+    procs = [
+        (keys.index(name), p)
+        for name, b in compiled.binds.items()
+        if (p := b.type.bind_processor(dialect)) is not None
+    ]
     return compiled.string, order, procs
 
 
@@ -147,18 +167,22 @@ def write_observations(
         if o.status not in STATUSES:
             log.warning("community=%s source=%s unknown status %r ignored", o.key, o.source, o.status)
             continue
-        changes.append({
-            "community_id": s["id"],
-            "observed_at": o.observed_at,
-            "old_status": None if s["status"] == "unknown" else s["status"],
-            "new_status": o.status,
-            "reason": o.status_reason,
-            "run_id": run_id,
-        })
+        changes.append(
+            {
+                "community_id": s["id"],
+                "observed_at": o.observed_at,
+                "old_status": None if s["status"] == "unknown" else s["status"],
+                "new_status": o.status,
+                "reason": o.status_reason,
+                "run_id": run_id,
+            }
+        )
         log.info("community=%s status %s -> %s reason=%s", o.key, s["status"], o.status, o.status_reason)
         s["status"], s["status_reason"] = o.status, o.status_reason
     names = ("status", "status_reason", "last_checked_at", *DESCRIPTIVE)
-    stmt = update(COMMUNITIES).where(c.id == bindparam("b_id")).values({n: bindparam(f"b_{n}") for n in names})
+    stmt = (
+        update(COMMUNITIES).where(c.id == bindparam("b_id")).values({n: bindparam(f"b_{n}") for n in names})
+    )
     conn.execute(stmt, [{"b_id": s["id"], **{f"b_{n}": s[n] for n in names}} for s in state.values()])
     if changes:
         conn.execute(STATUS_CHANGES.insert(), changes)
@@ -260,10 +284,23 @@ def write_posts(
         visible = p.state == "visible"
         pk = (p.key.platform, p.external_id)
         rows[pk] = [  # POST_KEYS order
-            ids[p.key.norm], p.key.platform, p.external_id, p.created_at, now, now,
-            p.author if visible else None, p.title if visible else None,
-            p.body if visible else None, p.url if visible else None,
-            p.link_domain, p.score, p.num_comments, p.nsfw, p.flair, p.state, run_id,
+            ids[p.key.norm],
+            p.key.platform,
+            p.external_id,
+            p.created_at,
+            now,
+            now,
+            p.author if visible else None,
+            p.title if visible else None,
+            p.body if visible else None,
+            p.url if visible else None,
+            p.link_domain,
+            p.score,
+            p.num_comments,
+            p.nsfw,
+            p.flair,
+            p.state,
+            run_id,
         ]
         named[pk] = (visible, p.mentions)
     executemany(conn, _statements(conn).post_upsert, list(rows.values()), POST_KEYS)
@@ -271,7 +308,9 @@ def write_posts(
     for platform in {pk[0] for pk in rows}:
         wanted = [ext for plat, ext in rows if plat == platform]
         for chunk in chunks(wanted):
-            found = conn.exec_driver_sql(_post_ids_sql(conn.dialect.paramstyle, len(chunk)), (platform, *chunk))
+            found = conn.exec_driver_sql(
+                _post_ids_sql(conn.dialect.paramstyle, len(chunk)), (platform, *chunk)
+            )
             post_ids.update(((platform, ext), pid) for pid, ext in found)
     # A visible copy says which tools the post names now; a removed copy has lost its text,
     # so it can only add to what was found while the text was there.
@@ -298,7 +337,11 @@ def write_removals(conn: Connection, removals: Sequence[PostStateUpdate]) -> int
     for r in removals:
         if r.state not in POST_STATES or r.state == "visible":
             raise StoreError(f"post {r.platform}:{r.external_id}: a state update must be removed or deleted")
-        rows[(r.platform, r.external_id)] = {"b_platform": r.platform, "b_ext": r.external_id, "b_state": r.state}
+        rows[(r.platform, r.external_id)] = {
+            "b_platform": r.platform,
+            "b_ext": r.external_id,
+            "b_state": r.state,
+        }
     c = POSTS.c
     stmt = (
         update(POSTS)

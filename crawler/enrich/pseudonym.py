@@ -90,6 +90,7 @@ def _read_key_file(path: Path) -> bytes:
             )
         key = fh.read().strip()
     if not key:
-        raise ConfigError(f"the pseudonym key file is empty; delete it to create a new key or set {KEY_ENV}",
-                          file=str(path))
+        raise ConfigError(
+            f"the pseudonym key file is empty; delete it to create a new key or set {KEY_ENV}", file=str(path)
+        )
     return key

@@ -21,7 +21,7 @@ from crawler.report.since import format_since
 log = logging.getLogger(__name__)
 
 CHART_COMMUNITIES = 8  # growth curves drawn in the HTML report (the first N of the sorted list)
-MIN_CHART_WEEKS = 12   # the weekly mention series covers at least this many weeks
+MIN_CHART_WEEKS = 12  # the weekly mention series covers at least this many weeks
 
 
 def iso(value: datetime | None) -> str | None:
@@ -97,10 +97,16 @@ def build_report(
             week_rows = queries.tool_weeks(conn, now, weeks, ids)
             domain_rows = queries.link_domains(conn, now, ids)
     except (OperationalError, ProgrammingError) as exc:
-        raise StoreError(f"cannot read the report tables ({exc.orig}): run `dfwatch db upgrade` "
-                         "or a crawl first") from None
-    log.debug("report built communities=%d status_changes=%d tools=%d since=%s",
-             len(communities), len(changes), len(tool_rows), format_since(since))
+        raise StoreError(
+            f"cannot read the report tables ({exc.orig}): run `dfwatch db upgrade` or a crawl first"
+        ) from None
+    log.debug(
+        "report built communities=%d status_changes=%d tools=%d since=%s",
+        len(communities),
+        len(changes),
+        len(tool_rows),
+        format_since(since),
+    )
     return {
         "generated_at": iso(now),
         "since": format_since(since),
@@ -138,25 +144,45 @@ def _community(r: Any, posts: dict[int, int], per_day: dict[int, float]) -> dict
     }
 
 
-def _member_series(conn: Any, start: datetime, now: datetime,
-                   charted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _member_series(
+    conn: Any, start: datetime, now: datetime, charted: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     rows = queries.member_series(conn, start, now, [c["_id"] for c in charted])
     points: dict[int, list[list[Any]]] = {}
     for r in rows:
         points.setdefault(r.community_id, []).append([iso(_parse_time(r.observed_at)), number(r.value)])
-    return [{"platform": c["platform"], "kind": c["kind"], "handle": c["handle"],
-             "points": points.get(c["_id"], [])} for c in charted]
+    return [
+        {
+            "platform": c["platform"],
+            "kind": c["kind"],
+            "handle": c["handle"],
+            "points": points.get(c["_id"], []),
+        }
+        for c in charted
+    ]
 
 
 def _change(r: Any) -> dict[str, Any]:
-    return {"platform": r.platform, "handle": r.handle, "observed_at": iso(_parse_time(r.observed_at)),
-            "old_status": r.old_status, "new_status": r.new_status, "reason": r.reason}
+    return {
+        "platform": r.platform,
+        "handle": r.handle,
+        "observed_at": iso(_parse_time(r.observed_at)),
+        "old_status": r.old_status,
+        "new_status": r.new_status,
+        "reason": r.reason,
+    }
 
 
 def _tools(rows: list[Any]) -> list[dict[str, Any]]:
-    out = [{"name": r.name, "mentions_7d": int(r.mentions_7d or 0),
-            "mentions_prev_7d": int(r.mentions_prev_7d or 0), "mentions_total": int(r.mentions_total or 0)}
-           for r in rows]
+    out = [
+        {
+            "name": r.name,
+            "mentions_7d": int(r.mentions_7d or 0),
+            "mentions_prev_7d": int(r.mentions_prev_7d or 0),
+            "mentions_total": int(r.mentions_total or 0),
+        }
+        for r in rows
+    ]
     out.sort(key=lambda t: (-t["mentions_7d"], -t["mentions_total"], t["name"].lower()))
     return out
 
@@ -172,8 +198,14 @@ def _weeks(rows: list[Any], now: datetime, weeks: int) -> list[dict[str, Any]]:
     for name in sorted(counts, key=lambda n: (-sum(counts[n].values()), n.lower())):
         for wk in range(weeks - 1, -1, -1):
             end = now - timedelta(weeks=wk)
-            out.append({"name": name, "week_start": iso(end - timedelta(weeks=1)), "week_end": iso(end),
-                        "mentions": counts[name].get(wk, 0)})
+            out.append(
+                {
+                    "name": name,
+                    "week_start": iso(end - timedelta(weeks=1)),
+                    "week_end": iso(end),
+                    "mentions": counts[name].get(wk, 0),
+                }
+            )
     return out
 
 

@@ -78,26 +78,34 @@ def ensure_sqlite_math(conn: Connection) -> None:
         raw.create_function("floor", 1, lambda x: None if x is None else math.floor(x), deterministic=True)
 
 
-def community_ids(conn: Connection, platform: str | None,
-                  handles: set[tuple[str, str, str]] | None) -> list[int] | None:
+def community_ids(
+    conn: Connection, platform: str | None, handles: set[tuple[str, str, str]] | None
+) -> list[int] | None:
     """Ids of the communities the filters keep; None when nothing is filtered."""
     if platform is None and handles is None:
         return None
     rows = conn.execute(text("SELECT id, platform, kind, handle FROM communities")).all()
-    return [r.id for r in rows
-            if (platform is None or r.platform == platform)
-            and (handles is None or (r.platform, r.kind, r.handle.lower()) in handles)]
+    return [
+        r.id
+        for r in rows
+        if (platform is None or r.platform == platform)
+        and (handles is None or (r.platform, r.kind, r.handle.lower()) in handles)
+    ]
 
 
 def members(conn: Connection, now: datetime, ids: Sequence[int] | None) -> list[Any]:
     """Per community: latest members, deltas over 1/7/30 days, growth and doubling time."""
     d = conn.dialect.name
-    seek = ("(SELECT MAX(m.observed_at) FROM metrics m WHERE m.community_id = l.community_id"
-            " AND m.metric = 'members' AND m.observed_at <= {cut})")
+    seek = (
+        "(SELECT MAX(m.observed_at) FROM metrics m WHERE m.community_id = l.community_id"
+        " AND m.metric = 'members' AND m.observed_at <= {cut})"
+    )
     cuts = ",\n    ".join(
-        seek.format(cut=_minus_days("l.at_last", n, d)) + f" AS at_{n}" for n in DAY_OFFSETS)
+        seek.format(cut=_minus_days("l.at_last", n, d)) + f" AS at_{n}" for n in DAY_OFFSETS
+    )
     picks = ",\n    ".join(
-        f"MAX(CASE WHEN p.observed_at = cut.at_{n} THEN p.value END) AS v_{n}" for n in DAY_OFFSETS)
+        f"MAX(CASE WHEN p.observed_at = cut.at_{n} THEN p.value END) AS v_{n}" for n in DAY_OFFSETS
+    )
     deltas = ",\n  ".join(f"v.v_last - v.v_{n} AS delta_{n}d" for n in DAY_OFFSETS)
     sql = f"""
 WITH latest AS (
@@ -176,8 +184,7 @@ SELECT community_id, SUM(value) AS n FROM (
     return {r.community_id: float(r.n) for r in rows}
 
 
-def status_changes(conn: Connection, start: datetime, now: datetime,
-                   ids: Sequence[int] | None) -> list[Any]:
+def status_changes(conn: Connection, start: datetime, now: datetime, ids: Sequence[int] | None) -> list[Any]:
     """Status changes observed in [start, now], oldest first, minus first-seen-active rows."""
     sql = f"""
 SELECT c.platform, c.kind, c.handle, s.observed_at, s.old_status, s.new_status, s.reason

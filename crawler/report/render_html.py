@@ -67,14 +67,14 @@ def render_html(report: dict[str, Any]) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<meta name=\"referrer\" content=\"no-referrer\">",
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta name="referrer" content="no-referrer">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">",
         f"<title>dfwatch report {esc(fmt_time(report['generated_at']))}</title>",
         f"<style>{CSS}</style></head><body><main>",
         "<h1>dfwatch trend report</h1>",
         f'<p class="meta">Generated {esc(fmt_time(report["generated_at"]))} UTC · window '
-        f'{esc(report["since"])} (from {esc(fmt_time(report["window_start"]))} UTC)</p>',
+        f"{esc(report['since'])} (from {esc(fmt_time(report['window_start']))} UTC)</p>",
         _cards(report),
         "<h2>Growth</h2>",
         '<p class="note">Members over time (the last count of each UTC day), log scale: a straight '
@@ -83,8 +83,9 @@ def render_html(report: dict[str, Any]) -> str:
         "<h2>Communities</h2>",
         '<p class="note">Sorted by the 7-day gain in members. Δ = change in members; '
         f"{MISSING} = unknown (no observation that far back), never zero.</p>",
-        _table(COMMUNITY_COLUMNS, [{**c, "name": community_name(c)} for c in report["communities"]],
-               status=True),
+        _table(
+            COMMUNITY_COLUMNS, [{**c, "name": community_name(c)} for c in report["communities"]], status=True
+        ),
         "<h2>Status timeline</h2>",
         '<p class="note">Bans, suspensions, quarantines, privatisations, archives and blocks seen in '
         "the window; hover a dot for the platform's reason.</p>",
@@ -96,7 +97,8 @@ def render_html(report: dict[str, Any]) -> str:
         "<h2>Link domains</h2>",
         '<p class="note">Share of the last 7 days\' posts that link somewhere, by linked site.</p>',
         f'<figure class="chart">{charts.domain_bars(report["link_domains"])}</figure>'
-        if report["link_domains"] else "",
+        if report["link_domains"]
+        else "",
         _table(DOMAIN_COLUMNS, report["link_domains"]),
         "<footer>dfwatch · every figure is defined in docs/reports.md · "
         "figures computed from the research database, nothing in this page is loaded from elsewhere.</footer>",
@@ -114,22 +116,37 @@ def _cards(report: dict[str, Any]) -> str:
     cards = [
         (fmt_count(len(comms)), "communities"),
         (fmt_count(len(report["status_changes"])), f"status changes in {report['since']}"),
-        (f"{top['delta_7d']:+,.0f}" if top else MISSING,
-         f"biggest 7-day gain: {community_name(top)}" if top else "biggest 7-day gain"),
-        (tool["name"] if tool else MISSING,
-         f"most mentioned tool: {tool['mentions_7d']:,} mentions in 7 days" if tool else "most mentioned tool"),
-        (domain["domain"] if domain else MISSING,
-         f"top link domain: {100 * domain['share']:.0f} % of linked posts, 7 days" if domain
-         else "top link domain"),
+        (
+            f"{top['delta_7d']:+,.0f}" if top else MISSING,
+            f"biggest 7-day gain: {community_name(top)}" if top else "biggest 7-day gain",
+        ),
+        (
+            tool["name"] if tool else MISSING,
+            f"most mentioned tool: {tool['mentions_7d']:,} mentions in 7 days"
+            if tool
+            else "most mentioned tool",
+        ),
+        (
+            domain["domain"] if domain else MISSING,
+            f"top link domain: {100 * domain['share']:.0f} % of linked posts, 7 days"
+            if domain
+            else "top link domain",
+        ),
     ]
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for v, k in cards) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for v, k in cards)
+        + "</div>"
+    )
 
 
 def _legend(items: list[tuple[str, str]], dot: bool = False) -> str:
     cls = ' class="dot"' if dot else ""
-    return '<ul class="legend">' + "".join(
-        f'<li><i{cls} style="background:{c}"></i>{esc(label)}</li>' for label, c in items) + "</ul>"
+    return (
+        '<ul class="legend">'
+        + "".join(f'<li><i{cls} style="background:{c}"></i>{esc(label)}</li>' for label, c in items)
+        + "</ul>"
+    )
 
 
 def _growth(report: dict[str, Any], t0: Any, t1: Any) -> str:
@@ -154,8 +171,10 @@ def _weekly(report: dict[str, Any]) -> str:
         if len(weeks_by_tool) == 1:
             labels.append(label)
     ranked = sorted(weeks_by_tool.items(), key=lambda kv: (-sum(kv[1]), kv[0].lower()))[:CHART_TOOLS]
-    note = (f'<p class="note">Mentions per week (weeks ending on the date shown), the {len(ranked)} '
-            "most-mentioned tools; a post naming two tools counts for both.</p>")
+    note = (
+        f'<p class="note">Mentions per week (weeks ending on the date shown), the {len(ranked)} '
+        "most-mentioned tools; a post naming two tools counts for both.</p>"
+    )
     legend = _legend([(name, charts.colour(i)) for i, (name, _) in enumerate(ranked)])
     return f'{note}<figure class="chart">{charts.weekly_chart(labels, ranked)}</figure>{legend}'
 
@@ -171,8 +190,9 @@ def _cell_class(key: str, value: Any) -> str:
     return f' class="{" ".join(classes)}"' if classes else ""
 
 
-def _table(columns: list[Column], rows: list[dict[str, Any]], *, wrap: set[str] | None = None,
-           status: bool = False) -> str:
+def _table(
+    columns: list[Column], rows: list[dict[str, Any]], *, wrap: set[str] | None = None, status: bool = False
+) -> str:
     if not rows:
         return '<p class="note">(none)</p>'
     num = ' class="num"'

@@ -56,7 +56,9 @@ def fmt_time(v: Any) -> str:
 
 def community_name(c: dict[str, Any]) -> str:
     """How people write the handle: r/name, @name, #tag; a repo or URL as it is."""
-    prefix = {"subreddit": "r/", "account": "@", "hashtag": "#", "channel": "t.me/"}.get(c.get("kind", ""), "")
+    prefix = {"subreddit": "r/", "account": "@", "hashtag": "#", "channel": "t.me/"}.get(
+        c.get("kind", ""), ""
+    )
     return f"{prefix}{c['handle']}"
 
 
@@ -92,8 +94,20 @@ DOMAIN_COLUMNS: list[Column] = [
     ("posts_7d", "posts 7d", fmt_count),
     ("share", "share", fmt_share),
 ]
-NUMERIC = {"members", "delta_1d", "delta_7d", "delta_30d", "growth_7d_pct", "growth_30d_pct",
-           "doubling_days", "posts_7d", "mentions_7d", "mentions_prev_7d", "mentions_total", "share"}
+NUMERIC = {
+    "members",
+    "delta_1d",
+    "delta_7d",
+    "delta_30d",
+    "growth_7d_pct",
+    "growth_30d_pct",
+    "doubling_days",
+    "posts_7d",
+    "mentions_7d",
+    "mentions_prev_7d",
+    "mentions_total",
+    "share",
+}
 
 
 def sections(report: dict[str, Any]) -> list[tuple[str, list[Column], list[dict[str, Any]]]]:
@@ -125,8 +139,10 @@ def render(report: dict[str, Any], fmt: str) -> str:
 
 
 def _header(report: dict[str, Any]) -> str:
-    return (f"dfwatch report generated {fmt_time(report['generated_at'])} UTC, "
-            f"window {report['since']} (since {fmt_time(report['window_start'])} UTC)")
+    return (
+        f"dfwatch report generated {fmt_time(report['generated_at'])} UTC, "
+        f"window {report['since']} (since {fmt_time(report['window_start'])} UTC)"
+    )
 
 
 def render_table(report: dict[str, Any], width: int | None = None) -> str:
@@ -140,8 +156,7 @@ def render_table(report: dict[str, Any], width: int | None = None) -> str:
         console.print(title)  # not the table's title: that would wrap to a narrow table's width
         table = Table(box=box.SIMPLE_HEAD, show_edge=False)
         for key, heading, _ in columns:
-            table.add_column(heading, justify="right" if key in NUMERIC else "left",
-                             overflow="fold")
+            table.add_column(heading, justify="right" if key in NUMERIC else "left", overflow="fold")
         for row in rows:
             table.add_row(*(f(row.get(key)) for key, _, f in columns))
         if not rows:
@@ -176,10 +191,29 @@ def render_md(report: dict[str, Any]) -> str:
 
 
 CSV_FIELDS = [
-    "section", "platform", "kind", "handle", "status", "members", "delta_1d", "delta_7d", "delta_30d",
-    "growth_7d_pct", "growth_30d_pct", "doubling_days", "posts_7d",
-    "observed_at", "old_status", "new_status", "reason",
-    "name", "mentions_7d", "mentions_prev_7d", "mentions_total", "domain", "share",
+    "section",
+    "platform",
+    "kind",
+    "handle",
+    "status",
+    "members",
+    "delta_1d",
+    "delta_7d",
+    "delta_30d",
+    "growth_7d_pct",
+    "growth_30d_pct",
+    "doubling_days",
+    "posts_7d",
+    "observed_at",
+    "old_status",
+    "new_status",
+    "reason",
+    "name",
+    "mentions_7d",
+    "mentions_prev_7d",
+    "mentions_total",
+    "domain",
+    "share",
 ]
 
 
@@ -189,8 +223,12 @@ def render_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for section, key in (("community", "communities"), ("status_change", "status_changes"),
-                         ("tool", "tools"), ("link_domain", "link_domains")):
+    for section, key in (
+        ("community", "communities"),
+        ("status_change", "status_changes"),
+        ("tool", "tools"),
+        ("link_domain", "link_domains"),
+    ):
         for row in report[key]:
             writer.writerow({"section": section, **{k: ("" if v is None else v) for k, v in row.items()}})
     return buf.getvalue()

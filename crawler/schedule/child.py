@@ -89,9 +89,15 @@ class Supervisor:
         started = time.monotonic()
         code = self._wait(child, minutes * 60, f"killed after timeout of {minutes:g} minutes")
         self._record(child, code, trigger)
-        log.log(logging.INFO if code in (EXIT_OK, EXIT_PARTIAL) else logging.ERROR,
-                "%s pid=%d exit=%s duration=%.1fs%s", label, child.proc.pid, code,
-                time.monotonic() - started, f" ({child.end_reason})" if child.end_reason else "")
+        log.log(
+            logging.INFO if code in (EXIT_OK, EXIT_PARTIAL) else logging.ERROR,
+            "%s pid=%d exit=%s duration=%.1fs%s",
+            label,
+            child.proc.pid,
+            code,
+            time.monotonic() - started,
+            f" ({child.end_reason})" if child.end_reason else "",
+        )
         if child.end_reason is None and self.config.settings.schedule.report_path:
             self.write_report(config_dir)
         return code
@@ -100,8 +106,16 @@ class Supervisor:
         """`dfwatch report --format F --out PATH` in a child, so a report bug stays there."""
         s = self.config.settings.schedule
         assert s.report_path is not None
-        argv = [*self.cli_command, "report", "--format", s.report_format, "--out", s.report_path,
-                "--config", config_dir]
+        argv = [
+            *self.cli_command,
+            "report",
+            "--format",
+            s.report_format,
+            "--out",
+            s.report_path,
+            "--config",
+            config_dir,
+        ]
         child = self._spawn(argv, "report")
         if child is None:
             return None
@@ -129,8 +143,9 @@ class Supervisor:
             try:
                 return child.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                log.error("%s pid=%d still running after %.0fs: ending it", child.label,
-                          child.proc.pid, timeout)
+                log.error(
+                    "%s pid=%d still running after %.0fs: ending it", child.label, child.proc.pid, timeout
+                )
                 self._end(child, timeout_reason, "failed")
                 return child.proc.wait()
         finally:
@@ -146,8 +161,9 @@ class Supervisor:
         try:
             child.proc.wait(timeout=self.kill_grace)
         except subprocess.TimeoutExpired:
-            log.error("%s pid=%d ignored SIGTERM for %.0fs: SIGKILL", child.label, child.proc.pid,
-                      self.kill_grace)
+            log.error(
+                "%s pid=%d ignored SIGTERM for %.0fs: SIGKILL", child.label, child.proc.pid, self.kill_grace
+            )
             self._signal(child, signal.SIGKILL)
             child.proc.wait()
 
@@ -164,14 +180,31 @@ class Supervisor:
         """Close the run row of a child that could not close it itself; free its locks."""
         pid = child.proc.pid
         if child.end_reason is not None:
-            close_child_run(self.engine, pid=pid, host=self.host, spawned_at=child.spawned_at,
-                            status=child.end_status, reason=child.end_reason, trigger=trigger,
-                            insert_if_missing=True)
+            close_child_run(
+                self.engine,
+                pid=pid,
+                host=self.host,
+                spawned_at=child.spawned_at,
+                status=child.end_status,
+                reason=child.end_reason,
+                trigger=trigger,
+                insert_if_missing=True,
+            )
         elif code not in (EXIT_OK, EXIT_PARTIAL):
-            reason = (f"crawl process killed by signal {signal.Signals(-code).name}" if code < 0
-                      else f"crawl process exited with code {code} without finishing its run")
-            close_child_run(self.engine, pid=pid, host=self.host, spawned_at=child.spawned_at,
-                            status="failed", reason=reason, trigger=trigger)
+            reason = (
+                f"crawl process killed by signal {signal.Signals(-code).name}"
+                if code < 0
+                else f"crawl process exited with code {code} without finishing its run"
+            )
+            close_child_run(
+                self.engine,
+                pid=pid,
+                host=self.host,
+                spawned_at=child.spawned_at,
+                status="failed",
+                reason=reason,
+                trigger=trigger,
+            )
         release_child_locks(self.engine, pid=pid, host=self.host)
 
     # -- shutdown -------------------------------------------------------------------
@@ -182,8 +215,12 @@ class Supervisor:
             children = list(self._children)
         if not children:
             return
-        log.info("waiting up to %.0fs for %d running child(ren) to finish: %s", grace_seconds,
-                 len(children), ", ".join(f"{c.label} pid={c.proc.pid}" for c in children))
+        log.info(
+            "waiting up to %.0fs for %d running child(ren) to finish: %s",
+            grace_seconds,
+            len(children),
+            ", ".join(f"{c.label} pid={c.proc.pid}" for c in children),
+        )
         deadline = time.monotonic() + grace_seconds
         for child in children:
             while not child.done.is_set() and not hurry():
@@ -194,8 +231,11 @@ class Supervisor:
         reason = f"aborted: the scheduler stopped and the shutdown grace of {grace_seconds:g} s ran out"
         for child in children:
             if not child.done.is_set():
-                log.warning("%s pid=%d did not finish within the shutdown grace: ending it",
-                            child.label, child.proc.pid)
+                log.warning(
+                    "%s pid=%d did not finish within the shutdown grace: ending it",
+                    child.label,
+                    child.proc.pid,
+                )
                 self._end(child, reason, "aborted")
         for child in children:
             child.done.wait(self.kill_grace + 5)

@@ -57,8 +57,9 @@ def crontab_trigger(expr: str) -> CronTrigger:
     if len(fields) != len(CRON_FIELDS):
         raise ValueError(f"cron {expr!r} needs 5 fields (minute hour day month weekday), has {len(fields)}")
     minute, hour, day, month, dow = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=crontab_weekdays(dow), timezone="UTC")
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=crontab_weekdays(dow), timezone="UTC"
+    )
 
 
 def describe_trigger(trigger: BaseTrigger) -> str:

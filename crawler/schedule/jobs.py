@@ -100,8 +100,9 @@ def sync_jobs(
     wanted = {s.id for s in specs}
     for job in scheduler.get_jobs():
         if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
-            log.warning("job=%s removed: no longer in the settings (next run was %s)",
-                        job.id, job.next_run_time)
+            log.warning(
+                "job=%s removed: no longer in the settings (next run was %s)", job.id, job.next_run_time
+            )
             scheduler.remove_job(job.id)
     defaults = job_defaults(config)
     now = datetime.now(UTC)
@@ -109,8 +110,9 @@ def sync_jobs(
         args = [config_dir, list(spec.sources), "schedule"]
         job = scheduler.get_job(spec.id)
         if job is None:
-            job = scheduler.add_job(JOB_FUNC, trigger=spec.trigger, id=spec.id, name=spec.name,
-                                    args=args, **defaults)
+            job = scheduler.add_job(
+                JOB_FUNC, trigger=spec.trigger, id=spec.id, name=spec.name, args=args, **defaults
+            )
             log.info("job=%s added: %s", spec.id, describe_trigger(spec.trigger))
             continue
         changes: dict[str, Any] = {k: v for k, v in defaults.items() if getattr(job, k) != v}
@@ -126,8 +128,12 @@ def sync_jobs(
             if due:
                 # Keep the missed run: it fires now (within the grace), then the new
                 # trigger takes over from it.
-                log.info("job=%s trigger changed to %s; keeping the missed run of %s",
-                         spec.id, describe_trigger(spec.trigger), job.next_run_time)
+                log.info(
+                    "job=%s trigger changed to %s; keeping the missed run of %s",
+                    spec.id,
+                    describe_trigger(spec.trigger),
+                    job.next_run_time,
+                )
             elif job.next_run_time is not None:
                 changes["next_run_time"] = spec.trigger.get_next_fire_time(None, now)
                 log.info("job=%s rescheduled: %s", spec.id, describe_trigger(spec.trigger))
@@ -167,8 +173,14 @@ def list_jobs(config: Config) -> list[JobInfo]:
     have = {j.id for j in stored}
     now = datetime.now(UTC)
     planned = [
-        JobInfo(s.id, list(s.sources), describe_trigger(s.trigger),
-                s.trigger.get_next_fire_time(None, now), stored=False)
-        for s in plan_jobs(config) if s.id not in have
+        JobInfo(
+            s.id,
+            list(s.sources),
+            describe_trigger(s.trigger),
+            s.trigger.get_next_fire_time(None, now),
+            stored=False,
+        )
+        for s in plan_jobs(config)
+        if s.id not in have
     ]
     return stored + planned

@@ -45,9 +45,12 @@ def close_child_run(
     with engine.begin() as conn:
         run_id = conn.execute(
             select(runs.c.id)
-            .where(runs.c.status == "running", runs.c.pid == pid,
-                   or_(runs.c.host == host, runs.c.host.is_(None)),
-                   runs.c.started_at >= spawned_at - PID_REUSE_SLACK)
+            .where(
+                runs.c.status == "running",
+                runs.c.pid == pid,
+                or_(runs.c.host == host, runs.c.host.is_(None)),
+                runs.c.started_at >= spawned_at - PID_REUSE_SLACK,
+            )
             .order_by(runs.c.id.desc())
             .limit(1)
         ).scalar()
@@ -55,17 +58,35 @@ def close_child_run(
             if not insert_if_missing:
                 return None
             run_id = conn.execute(
-                insert(runs).values(started_at=spawned_at, finished_at=now, trigger=trigger,
-                                    status=status, error_summary=reason, version=__version__,
-                                    pid=pid, host=host)
+                insert(runs).values(
+                    started_at=spawned_at,
+                    finished_at=now,
+                    trigger=trigger,
+                    status=status,
+                    error_summary=reason,
+                    version=__version__,
+                    pid=pid,
+                    host=host,
+                )
             ).inserted_primary_key[0]  # type: ignore[index]
-            log.warning("run=%s pid=%d recorded as %s: %s (the crawl had not started its run)",
-                        run_id, pid, status, reason)
+            log.warning(
+                "run=%s pid=%d recorded as %s: %s (the crawl had not started its run)",
+                run_id,
+                pid,
+                status,
+                reason,
+            )
             return int(run_id)
-        conn.execute(update(runs).where(runs.c.id == run_id)
-                     .values(status=status, finished_at=now, error_summary=reason))
-        conn.execute(update(sources).where(sources.c.run_id == run_id, sources.c.status == "running")
-                     .values(status=status, error_summary=reason))
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(status=status, finished_at=now, error_summary=reason)
+        )
+        conn.execute(
+            update(sources)
+            .where(sources.c.run_id == run_id, sources.c.status == "running")
+            .values(status=status, error_summary=reason)
+        )
     log.warning("run=%s pid=%d marked %s: %s", run_id, pid, status, reason)
     return int(run_id)
 

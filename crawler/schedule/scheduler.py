@@ -70,16 +70,21 @@ class _Signals:
 
 def _on_event(event: JobEvent) -> None:
     if event.code == EVENT_JOB_MISSED:
-        log.warning("job=%s missed its run of %s by more than the misfire grace: skipped; "
-                    "it runs again at its next time", event.job_id, event.scheduled_run_time)
+        log.warning(
+            "job=%s missed its run of %s by more than the misfire grace: skipped; "
+            "it runs again at its next time",
+            event.job_id,
+            event.scheduled_run_time,
+        )
     elif event.code == EVENT_JOB_MAX_INSTANCES:
         log.warning("job=%s not started: its previous run is still going", event.job_id)
 
 
 def _scheduler_holder(engine: Engine) -> str:
     with engine.connect() as conn:
-        row = conn.execute(select(LOCKS.c.holder, LOCKS.c.heartbeat_at)
-                           .where(LOCKS.c.scope == SCHEDULER_SCOPE)).first()
+        row = conn.execute(
+            select(LOCKS.c.holder, LOCKS.c.heartbeat_at).where(LOCKS.c.scope == SCHEDULER_SCOPE)
+        ).first()
     if row is None:
         return "it stopped just now"
     host, _, pid = row.holder.rpartition(":")
@@ -118,8 +123,7 @@ def run_scheduler(
     signals = _Signals()
     engine = make_engine(config.database_url)
     upgrade(engine)  # crawl_runs must exist for the supervisor to record a killed crawl
-    supervisor = Supervisor(config, engine, cli_command=cli_command,
-                            kill_grace_seconds=kill_grace_seconds)
+    supervisor = Supervisor(config, engine, cli_command=cli_command, kill_grace_seconds=kill_grace_seconds)
     scheduler = BackgroundScheduler(
         timezone="UTC",
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
@@ -127,24 +131,34 @@ def run_scheduler(
         job_defaults=job_defaults(config),
     )
     scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
-    guard = RunLock(engine, [SCHEDULER_SCOPE], holder=holder_of(socket.gethostname(), os.getpid()),
-                    wait_seconds=0, stale_seconds=SCHEDULER_STALE_SECONDS)
+    guard = RunLock(
+        engine,
+        [SCHEDULER_SCOPE],
+        holder=holder_of(socket.gethostname(), os.getpid()),
+        wait_seconds=0,
+        stale_seconds=SCHEDULER_STALE_SECONDS,
+    )
     try:
         guard.acquire(None)
     except LockTimeout:
         holder = _scheduler_holder(engine)
         engine.dispose()
-        raise LockTimeout(f"another scheduler already runs on this database ({holder}); "
-                          "run one scheduler per database") from None
+        raise LockTimeout(
+            f"another scheduler already runs on this database ({holder}); run one scheduler per database"
+        ) from None
     activate(supervisor)
     signals.install()
     try:
         scheduler.start(paused=True)
         for job in sync_jobs(scheduler, config, str(config_dir), triggers):
             info = job_info(job)
-            log.info("job=%s cron='%s' next=%s sources=%s", info.id, info.cron,
-                     info.next_run_time.isoformat() if info.next_run_time else "paused",
-                     ",".join(info.sources))
+            log.info(
+                "job=%s cron='%s' next=%s sources=%s",
+                info.id,
+                info.cron,
+                info.next_run_time.isoformat() if info.next_run_time else "paused",
+                ",".join(info.sources),
+            )
         if not stop.is_set() and not signals.count:
             scheduler.resume()
             log.info("scheduler running (UTC); SIGTERM or Ctrl-C stops it")

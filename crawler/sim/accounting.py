@@ -38,8 +38,11 @@ class Accounting:
     def count(self, platform: str | None = None, endpoint: str | None = None) -> int:
         """Requests received, optionally for one platform and endpoint."""
         with self._lock:
-            return sum(n for (p, e), n in self._requests.items()
-                       if (platform is None or p == platform) and (endpoint is None or e == endpoint))
+            return sum(
+                n
+                for (p, e), n in self._requests.items()
+                if (platform is None or p == platform) and (endpoint is None or e == endpoint)
+            )
 
     def status_count(self, platform: str, status: int) -> int:
         with self._lock:
@@ -58,8 +61,9 @@ class Accounting:
             platforms: dict[str, dict[str, Any]] = {}
 
             def slot(p: str) -> dict[str, Any]:
-                return platforms.setdefault(p, {"total": 0, "endpoints": {}, "statuses": {},
-                                                "faults": {}, "rate_limited": 0})
+                return platforms.setdefault(
+                    p, {"total": 0, "endpoints": {}, "statuses": {}, "faults": {}, "rate_limited": 0}
+                )
 
             for (p, e), n in sorted(self._requests.items()):
                 s = slot(p)

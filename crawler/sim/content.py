@@ -52,14 +52,25 @@ DOMAINS: tuple[tuple[str, float, float], ...] = (
 SELF_WEIGHT = 0.18
 
 WITH_TOOL = (
-    "{t} results after three days of training", "Trying {t} on a GTX 1060", "{t} vs {u}: side by side",
-    "Guide: installing {t} on Windows", "{t} crashes at the merge step, any ideas?", "New {t} build is out",
-    "My first swap with {t}", "Best settings for {t}?", "{t} tutorial for beginners",
+    "{t} results after three days of training",
+    "Trying {t} on a GTX 1060",
+    "{t} vs {u}: side by side",
+    "Guide: installing {t} on Windows",
+    "{t} crashes at the merge step, any ideas?",
+    "New {t} build is out",
+    "My first swap with {t}",
+    "Best settings for {t}?",
+    "{t} tutorial for beginners",
 )
 WITHOUT_TOOL = (
-    "Feedback on my latest render", "Which GPU for training?", "Dataset tips for better results",
-    "Weekly discussion thread", "Lighting mismatch, help", "How long should training take?",
-    "Collection of face sets", "Mods: please read the rules before posting",
+    "Feedback on my latest render",
+    "Which GPU for training?",
+    "Dataset tips for better results",
+    "Weekly discussion thread",
+    "Lighting mismatch, help",
+    "How long should training take?",
+    "Collection of face sets",
+    "Mods: please read the rules before posting",
 )
 FLAIRS = (None, None, "Question", "Guide", "Discussion", "Release", "Result")
 
@@ -156,8 +167,12 @@ def title_for(r: random.Random, tools: tuple[str, ...]) -> str:
 
 def link_for(r: random.Random, domain: str) -> str:
     token = "".join(r.choice("abcdefghijkmnopqrstuvwxyz0123456789") for _ in range(8))
-    paths = {"youtube.com": f"https://www.youtube.com/watch?v={token}", "github.com": f"https://github.com/sim-{token}/tool",
-             "mega.nz": f"https://mega.nz/file/{token}", "imgur.com": f"https://imgur.com/{token}"}
+    paths = {
+        "youtube.com": f"https://www.youtube.com/watch?v={token}",
+        "github.com": f"https://github.com/sim-{token}/tool",
+        "mega.nz": f"https://mega.nz/file/{token}",
+        "imgur.com": f"https://imgur.com/{token}",
+    }
     return paths.get(domain, f"https://{domain}/{token}")
 
 
@@ -194,7 +209,7 @@ def generate_day(world: World, e: Entity, day: int) -> list[Item]:
         tools = pick_tools(r, created, boost)
         domain = pick_domain(world, r, created)
         size = max(1, world.members(e, datetime.fromtimestamp(created, UTC)))
-        score = max(0, int(r.lognormvariate(math.log(2 + size ** 0.35), 1.0)))
+        score = max(0, int(r.lognormvariate(math.log(2 + size**0.35), 1.0)))
         fate, fate_at = "visible", None
         x = r.random()
         if e.kind in ("subreddit", "channel") and x < 0.06:
@@ -202,20 +217,34 @@ def generate_day(world: World, e: Entity, day: int) -> list[Item]:
         elif e.kind in ("subreddit", "query") and x < 0.10:
             fate, fate_at = "deleted", created + r.uniform(0.2, 5.0) * DAY
         if e.kind == "query":
-            id_num = ((int(created * 1000) - TWITTER_EPOCH_MS) << 22) | ((e.index & 0x3FF) << 12) | (seq & 0xFFF)
+            id_num = (
+                ((int(created * 1000) - TWITTER_EPOCH_MS) << 22) | ((e.index & 0x3FF) << 12) | (seq & 0xFFF)
+            )
         elif e.kind == "channel":
             id_num = (day - world.day_of(e.created) + 1) * 1000 + seq + 1
         else:
             id_num = ((int(created) - REDDIT_ID_EPOCH) << 20) | (e.index & 0xFFFFF)
         title = title_for(r, tools)
-        items.append(Item(
-            entity=e.index, seq=seq, id_num=id_num, created=created, title=title,
-            text=f"{title}. " + ("Details in the comments." if r.random() < 0.5 else "Thoughts?"),
-            domain=domain, url=link_for(r, domain) if domain else None, tools=tools,
-            author=f"sim_user_{r.randrange(max(10, int(size ** 0.5)))}_{e.index}",
-            score=score, comments=int(score * r.uniform(0.05, 0.5)),
-            views=int(size * r.uniform(0.1, 0.5)), flair=r.choice(FLAIRS), fate=fate, fate_at=fate_at,
-        ))
+        items.append(
+            Item(
+                entity=e.index,
+                seq=seq,
+                id_num=id_num,
+                created=created,
+                title=title,
+                text=f"{title}. " + ("Details in the comments." if r.random() < 0.5 else "Thoughts?"),
+                domain=domain,
+                url=link_for(r, domain) if domain else None,
+                tools=tools,
+                author=f"sim_user_{r.randrange(max(10, int(size**0.5)))}_{e.index}",
+                score=score,
+                comments=int(score * r.uniform(0.05, 0.5)),
+                views=int(size * r.uniform(0.1, 0.5)),
+                flair=r.choice(FLAIRS),
+                fate=fate,
+                fate_at=fate_at,
+            )
+        )
     return items
 
 

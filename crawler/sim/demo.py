@@ -38,15 +38,27 @@ CRAWL_TIMEOUT = 600  # seconds for one simulated day's crawl; a hung crawl stops
 DEMO_PSEUDONYM_KEY = "dfwatch-demo-key-not-secret"  # demo data only: pseudonyms need some key
 DAILY_SOURCES: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "mastodon")
 # Fake credentials: the simulation accepts any; the sources need some to run at all.
-DEMO_CREDENTIALS = {"REDDIT_CLIENT_ID": "demo-client", "REDDIT_CLIENT_SECRET": "demo-secret",
-                    "X_BEARER_TOKEN": "demo-bearer"}
+DEMO_CREDENTIALS = {
+    "REDDIT_CLIENT_ID": "demo-client",
+    "REDDIT_CLIENT_SECRET": "demo-secret",
+    "X_BEARER_TOKEN": "demo-bearer",
+}
 CLI = [sys.executable, "-c", "from crawler.cli import main; main()"]
 
 
 def demo_world(seed: int = DEMO_SEED, start: str = DEMO_START) -> World:
     """The demo's world: the story plus a few generated communities of each kind."""
-    return World(seed=seed, start_date=start, n_subreddits=24, n_accounts=10, n_queries=6, n_repos=14,
-                 n_invites=5, n_channels=5, n_hashtags=4)
+    return World(
+        seed=seed,
+        start_date=start,
+        n_subreddits=24,
+        n_accounts=10,
+        n_queries=6,
+        n_repos=14,
+        n_invites=5,
+        n_channels=5,
+        n_hashtags=4,
+    )
 
 
 def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> None:
@@ -58,7 +70,8 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         '[crawler]\ncontact = "https://github.com/dfwatch/dfwatch (demo)"\nlock_wait_seconds = 5\n\n'
         "[rate_limits]\nmax_retries = 2\nmax_wait_seconds = 30\nbackoff_seconds = 0.2\ntimeout_seconds = 10\n\n"
         "# The simulation is local and keeps its own rate limits: no need to pace the spiders.\n"
-        "[spiders]\ndownload_delay = 0\nautothrottle = false\nconcurrent_per_domain = 4\n")
+        "[spiders]\ndownload_delay = 0\nautothrottle = false\nconcurrent_per_domain = 4\n"
+    )
     banned_2018 = {"deepfakes", "FakeApp", "GIFFakes", "fakeapprequests"}
     subreddits: list[object] = []
     for e in world.of_kind("reddit", "subreddit"):
@@ -75,9 +88,12 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         "arctic_shift": {"subreddits": sorted(banned_2018)},
     }
     # An instance may be an http(s) URL, so the simulation stands in for one.
-    watchlist["mastodon"] = {"hashtags": [{"instance": sim_url, "tag": t} for t in world.names("mastodon", "hashtag")]}
+    watchlist["mastodon"] = {
+        "hashtags": [{"instance": sim_url, "tag": t} for t in world.names("mastodon", "hashtag")]
+    }
     (config_dir / "watchlist.yaml").write_text(
-        "# Written by `dfwatch demo` from the simulated world.\n" + yaml.safe_dump(watchlist, sort_keys=False))
+        "# Written by `dfwatch demo` from the simulated world.\n" + yaml.safe_dump(watchlist, sort_keys=False)
+    )
     repo_tools = Path(__file__).resolve().parents[2] / "config" / "tools.yaml"
     if repo_tools.exists():
         shutil.copyfile(repo_tools, config_dir / "tools.yaml")
@@ -90,13 +106,23 @@ def crawl_env(sim: Simulation, config_dir: Path, db_url: str) -> dict[str, str]:
     """The environment of one crawl: endpoints, demo credentials, and the simulated now."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DFWATCH_", "REDDIT_", "X_", "GITHUB_"))}
     env.update(sim.endpoint_env())
-    env.update(DFWATCH_CONFIG=str(config_dir), DFWATCH_DATABASE_URL=db_url, DFWATCH_NOW=sim.clock.iso(),
-               DFWATCH_PSEUDONYM_KEY=DEMO_PSEUDONYM_KEY, **DEMO_CREDENTIALS)
+    env.update(
+        DFWATCH_CONFIG=str(config_dir),
+        DFWATCH_DATABASE_URL=db_url,
+        DFWATCH_NOW=sim.clock.iso(),
+        DFWATCH_PSEUDONYM_KEY=DEMO_PSEUDONYM_KEY,
+        **DEMO_CREDENTIALS,
+    )
     return env
 
 
-def run_demo(days: int = 30, out_dir: Path = Path("data/demo"), *, seed: int = DEMO_SEED,
-             on_day: Callable[[int, int, str], None] | None = None) -> Path:
+def run_demo(
+    days: int = 30,
+    out_dir: Path = Path("data/demo"),
+    *,
+    seed: int = DEMO_SEED,
+    on_day: Callable[[int, int, str], None] | None = None,
+) -> Path:
     """Crawl `days` simulated days into out_dir/dfwatch.db and write out_dir/report.html.
 
     `on_day(day, exit_code, sim_now)` is told after each crawl (for progress display).
@@ -117,10 +143,19 @@ def run_demo(days: int = 30, out_dir: Path = Path("data/demo"), *, seed: int = D
             started = time.monotonic()
             # Arctic Shift history changes slowly: weekly, as the default schedule has it.
             sources = DAILY_SOURCES + (("arctic_shift",) if day % 7 == 0 else ())
-            code = _run([*CLI, "crawl", "--only", ",".join(sources), "--config", str(config_dir)],
-                        crawl_env(sim, config_dir, db_url), f"crawl of simulated {sim.clock.iso()}")
-            log.info("demo day=%d sim_now=%s exit=%d seconds=%.1f requests=%d", day + 1, sim.clock.iso(), code,
-                     time.monotonic() - started, sim.stats.count())
+            code = _run(
+                [*CLI, "crawl", "--only", ",".join(sources), "--config", str(config_dir)],
+                crawl_env(sim, config_dir, db_url),
+                f"crawl of simulated {sim.clock.iso()}",
+            )
+            log.info(
+                "demo day=%d sim_now=%s exit=%d seconds=%.1f requests=%d",
+                day + 1,
+                sim.clock.iso(),
+                code,
+                time.monotonic() - started,
+                sim.stats.count(),
+            )
             if code not in (0, 4):  # 4: partial (some targets failed) is part of the story
                 raise DfwatchError(f"demo crawl of simulated {sim.clock.iso()} failed with exit code {code}")
             if on_day is not None:
@@ -128,8 +163,22 @@ def run_demo(days: int = 30, out_dir: Path = Path("data/demo"), *, seed: int = D
             if day + 1 < days:
                 sim.advance(days=1)
         env = crawl_env(sim, config_dir, db_url)
-        code = _run([*CLI, "report", "--config", str(config_dir), "--since", f"{days}d", "--format", "html",
-                           "--out", str(report_path)], env, "report")
+        code = _run(
+            [
+                *CLI,
+                "report",
+                "--config",
+                str(config_dir),
+                "--since",
+                f"{days}d",
+                "--format",
+                "html",
+                "--out",
+                str(report_path),
+            ],
+            env,
+            "report",
+        )
         if code != 0:
             raise DfwatchError(f"demo report failed with exit code {code}")
         log.info("demo done report=%s requests=%d", report_path, sim.stats.count())
@@ -139,7 +188,9 @@ def run_demo(days: int = 30, out_dir: Path = Path("data/demo"), *, seed: int = D
 def _run(argv: list[str], env: dict[str, str], what: str) -> int:
     """Run one dfwatch command to completion; its output goes to our log, not our stdout."""
     try:
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False)
+        proc = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False
+        )
     except subprocess.TimeoutExpired:
         raise DfwatchError(f"demo {what} did not finish within {CRAWL_TIMEOUT} s") from None
     for line in (proc.stdout + proc.stderr).splitlines()[-20:] if proc.returncode not in (0, 4) else ():

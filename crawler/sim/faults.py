@@ -63,8 +63,17 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
-        allowed = {"platform", "kind", "times", "after", "endpoint", "status", "delay",
-                   "retry_after", "probability"}
+        allowed = {
+            "platform",
+            "kind",
+            "times",
+            "after",
+            "endpoint",
+            "status",
+            "delay",
+            "retry_after",
+            "probability",
+        }
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")

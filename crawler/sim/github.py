@@ -45,19 +45,27 @@ class GitHub(Platform):
         p = self.name
         return [
             route(p, "repo", "GET", r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/?$", self.repo),
-            route(p, "releases", "GET", r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases/?$", self.releases),
+            route(
+                p, "releases", "GET", r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases/?$", self.releases
+            ),
         ]
 
     def too_many(self, retry_after: int) -> SimResponse:
         """A secondary rate limit: GitHub answers 429 (or 403) with retry-after."""
-        return SimResponse.json(429, {"message": "You have exceeded a secondary rate limit. Please wait a few "
-                                                 "minutes before you try again.",
-                                      "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api"},
-                                {"retry-after": str(retry_after)})
+        return SimResponse.json(
+            429,
+            {
+                "message": "You have exceeded a secondary rate limit. Please wait a few "
+                "minutes before you try again.",
+                "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api",
+            },
+            {"retry-after": str(retry_after)},
+        )
 
     def server_error(self, status: int) -> SimResponse:
-        return SimResponse.json(status, {"message": "Server Error"} if status != 503 else
-                                {"message": "Service Unavailable"})
+        return SimResponse.json(
+            status, {"message": "Server Error"} if status != 503 else {"message": "Service Unavailable"}
+        )
 
     # -- budget ---------------------------------------------------------------------
     def _budget(self, req: SimRequest, spend: bool) -> tuple[Budget, str]:
@@ -69,9 +77,13 @@ class GitHub(Platform):
 
     @staticmethod
     def _headers(b: Budget) -> dict[str, str]:
-        return {"x-ratelimit-limit": str(b.limit), "x-ratelimit-remaining": str(b.remaining),
-                "x-ratelimit-reset": str(int(b.reset_at)), "x-ratelimit-used": str(b.used),
-                "x-ratelimit-resource": "core"}
+        return {
+            "x-ratelimit-limit": str(b.limit),
+            "x-ratelimit-remaining": str(b.remaining),
+            "x-ratelimit-reset": str(int(b.reset_at)),
+            "x-ratelimit-used": str(b.used),
+            "x-ratelimit-resource": "core",
+        }
 
     def _answer(self, req: SimRequest, build: Any) -> SimResponse:
         """Shared path: rate limit, existence, 451, conditional GET, then the body."""
@@ -92,23 +104,51 @@ class GitHub(Platform):
         budget, who = self._budget(req, spend=True)
         headers = self._headers(budget)
         if not budget.allowed:
-            return SimResponse.json(403, {"message": f"API rate limit exceeded for {who}. (But here's the good news: "
-                                                     "Authenticated requests get a higher rate limit. Check out the "
-                                                     "documentation for more details.)",
-                                          "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api"},
-                                    headers)
+            return SimResponse.json(
+                403,
+                {
+                    "message": f"API rate limit exceeded for {who}. (But here's the good news: "
+                    "Authenticated requests get a higher rate limit. Check out the "
+                    "documentation for more details.)",
+                    "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api",
+                },
+                headers,
+            )
         if status == "not_found":
-            return SimResponse.json(404, {"message": "Not Found", "documentation_url": f"{DOCS}/repos/repos#get-a-repository",
-                                          "status": "404"}, headers)
+            return SimResponse.json(
+                404,
+                {
+                    "message": "Not Found",
+                    "documentation_url": f"{DOCS}/repos/repos#get-a-repository",
+                    "status": "404",
+                },
+                headers,
+            )
         if status == "blocked":
             assert e is not None
             ev = self.world.event_at(e)
-            return SimResponse.json(451, {"message": "Repository access blocked", "block": {
-                "reason": ev.reason if ev and ev.reason else "dmca", "created_at": _ts(ev.at) if ev else None,
-                "html_url": f"https://github.com/github/dmca/blob/master/{ev.at.year if ev else 2018}/sim-{e.index}.md"}},
-                headers)
-        resp = SimResponse(200, payload, {"Content-Type": "application/json; charset=utf-8", "etag": etag,
-                                          "last-modified": http_date(self.world.now().timestamp()), **headers})
+            return SimResponse.json(
+                451,
+                {
+                    "message": "Repository access blocked",
+                    "block": {
+                        "reason": ev.reason if ev and ev.reason else "dmca",
+                        "created_at": _ts(ev.at) if ev else None,
+                        "html_url": f"https://github.com/github/dmca/blob/master/{ev.at.year if ev else 2018}/sim-{e.index}.md",
+                    },
+                },
+                headers,
+            )
+        resp = SimResponse(
+            200,
+            payload,
+            {
+                "Content-Type": "application/json; charset=utf-8",
+                "etag": etag,
+                "last-modified": http_date(self.world.now().timestamp()),
+                **headers,
+            },
+        )
         return resp
 
     # -- shapes ---------------------------------------------------------------------
@@ -121,17 +161,43 @@ class GitHub(Platform):
         issues = int(stars * r.uniform(0.002, 0.02))
         now = self.world.now()
         return {
-            "id": 100_000_000 + e.index * 7919, "name": name, "full_name": e.name, "private": False,
-            "owner": {"login": owner, "id": 1_000_000 + e.index, "type": "User", "html_url": f"https://github.com/{owner}",
-                      "url": f"{API}/users/{owner}"},
-            "html_url": f"https://github.com/{e.name}", "description": f"{e.title}: a simulated repository.",
-            "fork": False, "url": f"{API}/repos/{e.name}", "created_at": _ts(e.created),
-            "updated_at": _ts(now), "pushed_at": _ts(now), "homepage": None, "size": 1000 + stars,
-            "stargazers_count": stars, "watchers_count": stars, "language": "Python", "has_issues": True,
-            "forks_count": forks, "archived": self.world.status(e) == "archived", "disabled": False,
-            "open_issues_count": issues, "license": None, "topics": ["deepfakes", "face-swap"],
-            "visibility": "public", "forks": forks, "open_issues": issues, "watchers": stars,
-            "default_branch": "master", "network_count": forks, "subscribers_count": watchers,
+            "id": 100_000_000 + e.index * 7919,
+            "name": name,
+            "full_name": e.name,
+            "private": False,
+            "owner": {
+                "login": owner,
+                "id": 1_000_000 + e.index,
+                "type": "User",
+                "html_url": f"https://github.com/{owner}",
+                "url": f"{API}/users/{owner}",
+            },
+            "html_url": f"https://github.com/{e.name}",
+            "description": f"{e.title}: a simulated repository.",
+            "fork": False,
+            "url": f"{API}/repos/{e.name}",
+            "created_at": _ts(e.created),
+            "updated_at": _ts(now),
+            "pushed_at": _ts(now),
+            "homepage": None,
+            "size": 1000 + stars,
+            "stargazers_count": stars,
+            "watchers_count": stars,
+            "language": "Python",
+            "has_issues": True,
+            "forks_count": forks,
+            "archived": self.world.status(e) == "archived",
+            "disabled": False,
+            "open_issues_count": issues,
+            "license": None,
+            "topics": ["deepfakes", "face-swap"],
+            "visibility": "public",
+            "forks": forks,
+            "open_issues": issues,
+            "watchers": stars,
+            "default_branch": "master",
+            "network_count": forks,
+            "subscribers_count": watchers,
         }
 
     def release_data(self, e: Entity, i: int, rel: dict[str, Any]) -> dict[str, Any]:
@@ -142,17 +208,35 @@ class GitHub(Platform):
         assets = []
         for j, (suffix, share) in enumerate((("windows.zip", 0.8), ("linux.tar.gz", 0.2))):
             asset_name = f"{e.name.split('/')[1]}-{tag}-{suffix}"
-            assets.append({
-                "url": f"{API}/repos/{e.name}/releases/assets/{rid * 10 + j}", "id": rid * 10 + j, "name": asset_name,
-                "label": None, "content_type": "application/octet-stream", "state": "uploaded", "size": 50_000_000,
-                "download_count": int(float(rel["rate"]) * share * days), "created_at": _ts(float(rel["published"])),
-                "updated_at": _ts(float(rel["published"])),
-                "browser_download_url": f"https://github.com/{e.name}/releases/download/{tag}/{asset_name}"})
+            assets.append(
+                {
+                    "url": f"{API}/repos/{e.name}/releases/assets/{rid * 10 + j}",
+                    "id": rid * 10 + j,
+                    "name": asset_name,
+                    "label": None,
+                    "content_type": "application/octet-stream",
+                    "state": "uploaded",
+                    "size": 50_000_000,
+                    "download_count": int(float(rel["rate"]) * share * days),
+                    "created_at": _ts(float(rel["published"])),
+                    "updated_at": _ts(float(rel["published"])),
+                    "browser_download_url": f"https://github.com/{e.name}/releases/download/{tag}/{asset_name}",
+                }
+            )
         return {
-            "url": f"{API}/repos/{e.name}/releases/{rid}", "html_url": f"https://github.com/{e.name}/releases/tag/{tag}",
-            "id": rid, "tag_name": tag, "target_commitish": "master", "name": tag, "draft": False, "prerelease": False,
-            "created_at": _ts(float(rel["published"])), "published_at": _ts(float(rel["published"])), "assets": assets,
-            "tarball_url": f"{API}/repos/{e.name}/tarball/{tag}", "zipball_url": f"{API}/repos/{e.name}/zipball/{tag}",
+            "url": f"{API}/repos/{e.name}/releases/{rid}",
+            "html_url": f"https://github.com/{e.name}/releases/tag/{tag}",
+            "id": rid,
+            "tag_name": tag,
+            "target_commitish": "master",
+            "name": tag,
+            "draft": False,
+            "prerelease": False,
+            "created_at": _ts(float(rel["published"])),
+            "published_at": _ts(float(rel["published"])),
+            "assets": assets,
+            "tarball_url": f"{API}/repos/{e.name}/tarball/{tag}",
+            "zipball_url": f"{API}/repos/{e.name}/zipball/{tag}",
         }
 
     # -- endpoints ------------------------------------------------------------------
@@ -172,7 +256,7 @@ class GitHub(Platform):
                 links.update(next=f"{base}{page + 1}", last=f"{base}{last}")
             if page > 1:
                 links.update(first=f"{base}1", prev=f"{base}{page - 1}")
-            chunk = rels[(page - 1) * per_page: page * per_page]
+            chunk = rels[(page - 1) * per_page : page * per_page]
             return [self.release_data(e, i, rel) for i, rel in chunk]
 
         resp = self._answer(req, build)

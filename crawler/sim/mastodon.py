@@ -29,16 +29,22 @@ class Mastodon(Platform):
 
     def too_many(self, retry_after: int) -> SimResponse:
         reset = datetime.fromtimestamp(self.time_fn() + retry_after, UTC).isoformat()
-        return SimResponse.json(429, {"error": "Too many requests"},
-                                {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+        return SimResponse.json(
+            429,
+            {"error": "Too many requests"},
+            {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+        )
 
     def server_error(self, status: int) -> SimResponse:
         return SimResponse.json(status, {"error": "We're sorry, but something went wrong on our end."})
 
     def tag(self, req: SimRequest) -> SimResponse:
         budget = self.limiters["ip"].hit(req.client_ip)
-        headers = {"X-RateLimit-Limit": str(budget.limit), "X-RateLimit-Remaining": str(budget.remaining),
-                   "X-RateLimit-Reset": datetime.fromtimestamp(budget.reset_at, UTC).isoformat()}
+        headers = {
+            "X-RateLimit-Limit": str(budget.limit),
+            "X-RateLimit-Remaining": str(budget.remaining),
+            "X-RateLimit-Reset": datetime.fromtimestamp(budget.reset_at, UTC).isoformat(),
+        }
         if not budget.allowed:
             return SimResponse.json(429, {"error": "Too many requests"}, headers)
         tag = req.params["tag"].lstrip("#")
@@ -50,8 +56,15 @@ class Mastodon(Platform):
         history = []
         for back in range(7):
             day = today - timedelta(days=back)
-            uses = self.world.items_between(e, day, min(now, day + timedelta(days=1) - timedelta(microseconds=1)))
+            uses = self.world.items_between(
+                e, day, min(now, day + timedelta(days=1) - timedelta(microseconds=1))
+            )
             accounts = len({it.author for it in uses})
-            history.append({"day": str(int(day.timestamp())), "uses": str(len(uses)), "accounts": str(accounts)})
-        return SimResponse.json(200, {"name": e.name, "url": f"{req.base_url}/tags/{e.name}", "history": history,
-                                      "following": False}, headers)
+            history.append(
+                {"day": str(int(day.timestamp())), "uses": str(len(uses)), "accounts": str(accounts)}
+            )
+        return SimResponse.json(
+            200,
+            {"name": e.name, "url": f"{req.base_url}/tags/{e.name}", "history": history, "following": False},
+            headers,
+        )

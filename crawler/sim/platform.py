@@ -36,5 +36,6 @@ class Platform:
     def set_limit(self, name: str, limit: int, window: float | None = None) -> None:
         """Change a budget (tests shrink 600 to 3 to reach the 429 path quickly)."""
         old = self.limiters[name]
-        self.limiters[name] = FixedWindowLimiter(limit, window or old.window, aligned=old.aligned,
-                                                 time_fn=old.time_fn)
+        self.limiters[name] = FixedWindowLimiter(
+            limit, window or old.window, aligned=old.aligned, time_fn=old.time_fn
+        )

@@ -43,8 +43,9 @@ class FixedWindowLimiter:
     counted request).
     """
 
-    def __init__(self, limit: int, window: float, *, aligned: bool = False,
-                 time_fn: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, limit: int, window: float, *, aligned: bool = False, time_fn: Callable[[], float] = time.time
+    ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("limit must be >= 1 and window > 0")
         self.limit = limit

@@ -35,22 +35,69 @@ LISTING_MAX = 100  # limit= is capped at 100 a page
 
 # t5 keys kept from info_by_sr_name.json / subreddit_about_public.json (values filled per community).
 SUBREDDIT_TEMPLATE: dict[str, Any] = {
-    "display_name": None, "display_name_prefixed": None, "title": None, "public_description": "",
-    "description": "", "subscribers": None, "created": None, "created_utc": None, "over18": False,
-    "quarantine": False, "subreddit_type": "public", "url": None, "name": None, "id": None, "lang": "en",
-    "submission_type": "any", "restrict_posting": True, "wiki_enabled": False, "user_is_banned": None,
-    "user_is_moderator": None, "user_is_subscriber": None, "icon_img": "", "community_icon": "",
-    "allow_videos": True, "allow_images": True, "spoilers_enabled": True, "hide_ads": False,
+    "display_name": None,
+    "display_name_prefixed": None,
+    "title": None,
+    "public_description": "",
+    "description": "",
+    "subscribers": None,
+    "created": None,
+    "created_utc": None,
+    "over18": False,
+    "quarantine": False,
+    "subreddit_type": "public",
+    "url": None,
+    "name": None,
+    "id": None,
+    "lang": "en",
+    "submission_type": "any",
+    "restrict_posting": True,
+    "wiki_enabled": False,
+    "user_is_banned": None,
+    "user_is_moderator": None,
+    "user_is_subscriber": None,
+    "icon_img": "",
+    "community_icon": "",
+    "allow_videos": True,
+    "allow_images": True,
+    "spoilers_enabled": True,
+    "hide_ads": False,
 }
 # t3 keys kept from subreddit_new_page.json; the last two lines are fields added after 2016.
 POST_TEMPLATE: dict[str, Any] = {
-    "domain": None, "subreddit": None, "subreddit_id": None, "selftext": "", "selftext_html": None,
-    "id": None, "name": None, "author": None, "score": 0, "ups": 0, "downs": 0, "num_comments": 0,
-    "over_18": False, "is_self": False, "permalink": None, "url": None, "title": None, "created": None,
-    "created_utc": None, "link_flair_text": None, "stickied": False, "locked": False, "edited": False,
-    "archived": False, "distinguished": None, "thumbnail": "", "media": None, "quarantine": False,
-    "banned_by": None, "removal_reason": None,
-    "subreddit_subscribers": None, "removed_by_category": None, "subreddit_name_prefixed": None,
+    "domain": None,
+    "subreddit": None,
+    "subreddit_id": None,
+    "selftext": "",
+    "selftext_html": None,
+    "id": None,
+    "name": None,
+    "author": None,
+    "score": 0,
+    "ups": 0,
+    "downs": 0,
+    "num_comments": 0,
+    "over_18": False,
+    "is_self": False,
+    "permalink": None,
+    "url": None,
+    "title": None,
+    "created": None,
+    "created_utc": None,
+    "link_flair_text": None,
+    "stickied": False,
+    "locked": False,
+    "edited": False,
+    "archived": False,
+    "distinguished": None,
+    "thumbnail": "",
+    "media": None,
+    "quarantine": False,
+    "banned_by": None,
+    "removal_reason": None,
+    "subreddit_subscribers": None,
+    "removed_by_category": None,
+    "subreddit_name_prefixed": None,
 }
 
 
@@ -70,7 +117,9 @@ class Reddit(Platform):
         return [
             route(p, "token", "POST", r"^/api/v1/access_token/?$", self.token),
             route(p, "info", "GET", r"^/api/info/?(\.json)?$", self.oauth(self.info)),
-            route(p, "about", "GET", r"^/r/(?P<name>[A-Za-z0-9_]+)/about/?(\.json)?$", self.oauth(self.about)),
+            route(
+                p, "about", "GET", r"^/r/(?P<name>[A-Za-z0-9_]+)/about/?(\.json)?$", self.oauth(self.about)
+            ),
             route(p, "new", "GET", r"^/r/(?P<names>[A-Za-z0-9_+]+)/new/?(\.json)?$", self.oauth(self.new)),
             route(p, "search", "GET", r"^/subreddits/search/?(\.json)?$", self.oauth(self.search)),
         ]
@@ -78,16 +127,26 @@ class Reddit(Platform):
     # -- errors and headers ---------------------------------------------------------
     @staticmethod
     def _headers(b: Budget) -> dict[str, str]:
-        return {"x-ratelimit-used": str(b.used), "x-ratelimit-remaining": f"{float(b.remaining):.1f}",
-                "x-ratelimit-reset": str(b.reset_in)}
+        return {
+            "x-ratelimit-used": str(b.used),
+            "x-ratelimit-remaining": f"{float(b.remaining):.1f}",
+            "x-ratelimit-reset": str(b.reset_in),
+        }
 
     def too_many(self, retry_after: int) -> SimResponse:
-        headers = {"x-ratelimit-used": "600", "x-ratelimit-remaining": "0.0", "x-ratelimit-reset": str(retry_after)}
+        headers = {
+            "x-ratelimit-used": "600",
+            "x-ratelimit-remaining": "0.0",
+            "x-ratelimit-reset": str(retry_after),
+        }
         return SimResponse.json(429, {"message": "Too Many Requests", "error": 429}, headers, CONTENT_TYPE)
 
     def server_error(self, status: int) -> SimResponse:
-        return SimResponse.json(status, {"message": "Service Unavailable" if status == 503 else "Internal Server Error",
-                                         "error": status}, content_type=CONTENT_TYPE)
+        return SimResponse.json(
+            status,
+            {"message": "Service Unavailable" if status == 503 else "Internal Server Error", "error": status},
+            content_type=CONTENT_TYPE,
+        )
 
     # -- auth -----------------------------------------------------------------------
     def token(self, req: SimRequest) -> SimResponse:
@@ -103,31 +162,43 @@ class Reddit(Platform):
         known = self.credentials is None or self.credentials.get(client_id) == secret
         if not client_id or not known:
             return SimResponse.json(401, {"message": "Unauthorized", "error": 401}, content_type=CONTENT_TYPE)
-        if grant not in ("client_credentials", "https://oauth.reddit.com/grants/installed_client", "password"):
+        if grant not in (
+            "client_credentials",
+            "https://oauth.reddit.com/grants/installed_client",
+            "password",
+        ):
             return SimResponse.json(200, {"error": "unsupported_grant_type"}, content_type=CONTENT_TYPE)
         token = f"sim-{next(self._serial)}-{zlib.crc32(client_id.encode()):08x}"
         with self._lock:
             self._tokens[token] = client_id
-        return SimResponse.json(200, {"access_token": token, "token_type": "bearer", "expires_in": 86400,
-                                      "scope": "*"}, content_type=CONTENT_TYPE)
+        return SimResponse.json(
+            200,
+            {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"},
+            content_type=CONTENT_TYPE,
+        )
 
     def oauth(self, handler: Any) -> Any:
         """Wrap an API handler: bearer token required, one request off the client's budget."""
+
         def wrapped(req: SimRequest) -> SimResponse:
             auth = req.header("authorization") or ""
             token = auth[7:] if auth.lower().startswith("bearer ") else ""
             with self._lock:
                 client_id = self._tokens.get(token)
             if client_id is None:
-                return SimResponse.json(401, {"message": "Unauthorized", "error": 401},
-                                        {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'},
-                                        CONTENT_TYPE)
+                return SimResponse.json(
+                    401,
+                    {"message": "Unauthorized", "error": 401},
+                    {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'},
+                    CONTENT_TYPE,
+                )
             budget = self.limiters["oauth"].hit(client_id)
             if not budget.allowed:
                 return self.too_many(budget.reset_in)
             resp: SimResponse = handler(req)
             resp.headers.update(self._headers(budget))
             return resp
+
         return wrapped
 
     # -- shapes ---------------------------------------------------------------------
@@ -142,11 +213,21 @@ class Reddit(Platform):
         status = self.world.status(e)
         d = dict(SUBREDDIT_TEMPLATE)
         sr_id = self._sr_id(e)
-        d.update(display_name=e.name, display_name_prefixed=f"r/{e.name}", title=e.title or e.name,
-                 public_description=f"A community about {e.title or e.name}.", subscribers=self.world.members(e),
-                 created=e.created.timestamp(), created_utc=e.created.timestamp(), over18=e.nsfw,
-                 quarantine=status == "quarantined", url=f"/r/{e.name}/", name=f"t5_{sr_id}", id=sr_id,
-                 subreddit_type={"private": "private", "restricted": "restricted"}.get(status, "public"))
+        d.update(
+            display_name=e.name,
+            display_name_prefixed=f"r/{e.name}",
+            title=e.title or e.name,
+            public_description=f"A community about {e.title or e.name}.",
+            subscribers=self.world.members(e),
+            created=e.created.timestamp(),
+            created_utc=e.created.timestamp(),
+            over18=e.nsfw,
+            quarantine=status == "quarantined",
+            url=f"/r/{e.name}/",
+            name=f"t5_{sr_id}",
+            id=sr_id,
+            subreddit_type={"private": "private", "restricted": "restricted"}.get(status, "public"),
+        )
         return d
 
     def post_data(self, e: Entity, item: Item, now: float) -> dict[str, Any]:
@@ -156,27 +237,57 @@ class Reddit(Platform):
         permalink = f"/r/{e.name}/comments/{pid}/{quote(slug)}/"
         state = item.state(now)
         is_self = item.domain is None
-        d.update(domain=item.domain or f"self.{e.name}", subreddit=e.name, subreddit_id=f"t5_{self._sr_id(e)}",
-                 subreddit_name_prefixed=f"r/{e.name}", id=pid, name=f"t3_{pid}", author=item.author,
-                 score=item.grown(item.score, now), ups=item.grown(item.score, now),
-                 num_comments=item.grown(item.comments, now), over_18=e.nsfw, is_self=is_self,
-                 permalink=permalink, url=f"https://www.reddit.com{permalink}" if is_self else item.url,
-                 title=item.title, created=item.created, created_utc=item.created, link_flair_text=item.flair,
-                 selftext=item.text if is_self else "", subreddit_subscribers=self.world.members(e),
-                 quarantine=self.world.status(e) == "quarantined")
+        d.update(
+            domain=item.domain or f"self.{e.name}",
+            subreddit=e.name,
+            subreddit_id=f"t5_{self._sr_id(e)}",
+            subreddit_name_prefixed=f"r/{e.name}",
+            id=pid,
+            name=f"t3_{pid}",
+            author=item.author,
+            score=item.grown(item.score, now),
+            ups=item.grown(item.score, now),
+            num_comments=item.grown(item.comments, now),
+            over_18=e.nsfw,
+            is_self=is_self,
+            permalink=permalink,
+            url=f"https://www.reddit.com{permalink}" if is_self else item.url,
+            title=item.title,
+            created=item.created,
+            created_utc=item.created,
+            link_flair_text=item.flair,
+            selftext=item.text if is_self else "",
+            subreddit_subscribers=self.world.members(e),
+            quarantine=self.world.status(e) == "quarantined",
+        )
         if state == "removed":  # what a moderator removal looks like from outside
             d.update(removed_by_category="moderator", selftext="[removed]" if is_self else "")
         elif state == "deleted":  # the author deleted it: name and text gone
-            d.update(removed_by_category="deleted", author="[deleted]", selftext="[deleted]" if is_self else "")
+            d.update(
+                removed_by_category="deleted", author="[deleted]", selftext="[deleted]" if is_self else ""
+            )
         return d
 
     @staticmethod
-    def listing(children: list[dict[str, Any]], after: str | None = None, before: str | None = None) -> dict[str, Any]:
-        return {"kind": "Listing", "data": {"modhash": "", "dist": len(children), "children": children,
-                                            "after": after, "before": before}}
+    def listing(
+        children: list[dict[str, Any]], after: str | None = None, before: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "kind": "Listing",
+            "data": {
+                "modhash": "",
+                "dist": len(children),
+                "children": children,
+                "after": after,
+                "before": before,
+            },
+        }
 
     def _error(self, status: int, reason: str | None = None, **extra: Any) -> SimResponse:
-        body: dict[str, Any] = {"message": {403: "Forbidden", 404: "Not Found"}.get(status, "Error"), "error": status}
+        body: dict[str, Any] = {
+            "message": {403: "Forbidden", 404: "Not Found"}.get(status, "Error"),
+            "error": status,
+        }
         if reason:
             body = {"reason": reason, **extra, **body}
         return SimResponse.json(status, body, content_type=CONTENT_TYPE)
@@ -185,8 +296,14 @@ class Reddit(Platform):
         """The answer for a subreddit that cannot be read, or None when it can."""
         status = self.world.status(e) if e else "not_found"
         if status == "not_found":
-            return SimResponse(302, b"", {"Location": f"{req.base_url}/subreddits/search?q={quote(name)}",
-                                          "Content-Type": CONTENT_TYPE})
+            return SimResponse(
+                302,
+                b"",
+                {
+                    "Location": f"{req.base_url}/subreddits/search?q={quote(name)}",
+                    "Content-Type": CONTENT_TYPE,
+                },
+            )
         if status == "banned":
             return self._error(404, "banned")
         if status == "private":
@@ -194,8 +311,9 @@ class Reddit(Platform):
         if status == "quarantined":
             assert e is not None
             ev = self.world.event_at(e)
-            return self._error(403, "quarantined", quarantine_message=ev.reason if ev else "",
-                               quarantine_message_html=None)
+            return self._error(
+                403, "quarantined", quarantine_message=ev.reason if ev else "", quarantine_message_html=None
+            )
         return None
 
     # -- endpoints ------------------------------------------------------------------
@@ -206,7 +324,9 @@ class Reddit(Platform):
         if gate is not None:
             return gate
         assert e is not None
-        return SimResponse.json(200, {"kind": "t5", "data": self.subreddit_data(e)}, content_type=CONTENT_TYPE)
+        return SimResponse.json(
+            200, {"kind": "t5", "data": self.subreddit_data(e)}, content_type=CONTENT_TYPE
+        )
 
     def search(self, req: SimRequest) -> SimResponse:
         return SimResponse.json(200, self.listing([]), content_type=CONTENT_TYPE)
@@ -279,11 +399,22 @@ class Reddit(Platform):
         day = self.world.day_of(datetime.fromtimestamp(upper, UTC))
         oldest_day = min((self.world.day_of(e.created) for e in subs), default=day)
         # Reddit listings reach back ~1000 items; walk days back until a page is full.
-        while day >= oldest_day and (len(posts) < limit + 1 or lower_id is not None) and day > self.world.day_of(now) - 3650:
-            batch = [(e, it) for e in subs for it in self.world.day_items(e, day)
-                     if it.created <= now_ts and it.state(now_ts) == "visible"
-                     and (upper_id is None or it.id_num < upper_id) and it.created <= upper
-                     and (lower_id is None or it.id_num > lower_id) and it.created >= lower]
+        while (
+            day >= oldest_day
+            and (len(posts) < limit + 1 or lower_id is not None)
+            and day > self.world.day_of(now) - 3650
+        ):
+            batch = [
+                (e, it)
+                for e in subs
+                for it in self.world.day_items(e, day)
+                if it.created <= now_ts
+                and it.state(now_ts) == "visible"
+                and (upper_id is None or it.id_num < upper_id)
+                and it.created <= upper
+                and (lower_id is None or it.id_num > lower_id)
+                and it.created >= lower
+            ]
             batch.sort(key=lambda p: (p[1].created, p[1].id_num), reverse=True)
             posts.extend(batch)
             if lower_id is not None and self.world.day_start(day).timestamp() < lower:
@@ -294,6 +425,8 @@ class Reddit(Platform):
             page, more = posts, False
         else:
             page, more = posts[:limit], len(posts) > limit
-        children: list[dict[str, Any]] = [{"kind": "t3", "data": self.post_data(e, it, now_ts)} for e, it in page]
+        children: list[dict[str, Any]] = [
+            {"kind": "t3", "data": self.post_data(e, it, now_ts)} for e, it in page
+        ]
         after_name = children[-1]["data"]["name"] if more and children else None
         return SimResponse.json(200, self.listing(children, after=after_name), content_type=CONTENT_TYPE)

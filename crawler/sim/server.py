@@ -50,13 +50,23 @@ class _Reset(Exception):
 class Simulation:
     """The world, its clock, the platforms, faults and accounting, behind one HTTP server."""
 
-    def __init__(self, world: World | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 time_fn: Callable[[], float] = time.time, fault_seed: int = 0, **world_kwargs: Any) -> None:
+    def __init__(
+        self,
+        world: World | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        time_fn: Callable[[], float] = time.time,
+        fault_seed: int = 0,
+        **world_kwargs: Any,
+    ) -> None:
         self.world = world or World(**world_kwargs)
         self.clock = self.world.clock
         self.faults = FaultPlan(fault_seed)
         self.stats = Accounting()
-        self.platforms: dict[str, Platform] = {cls.name: cls(self.world, time_fn=time_fn) for cls in PLATFORM_CLASSES}
+        self.platforms: dict[str, Platform] = {
+            cls.name: cls(self.world, time_fn=time_fn) for cls in PLATFORM_CLASSES
+        }
         self._routes: list[Route] = [r for p in self.platforms.values() for r in p.routes()]
         self._host, self._port = host, port
         self._server: ThreadingHTTPServer | None = None
@@ -73,10 +83,13 @@ class Simulation:
         self._stopping.clear()
         self._server = ThreadingHTTPServer((self._host, self._port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="dfwatch-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="dfwatch-sim", daemon=True
+        )
         self._thread.start()
-        log.info("sim started url=%s now=%s entities=%d", self.url, self.clock.iso(), len(self.world.entities))
+        log.info(
+            "sim started url=%s now=%s entities=%d", self.url, self.clock.iso(), len(self.world.entities)
+        )
         return self
 
     def stop(self) -> None:
@@ -167,7 +180,9 @@ class Simulation:
         try:
             resp = r.handler(req)
         except Exception:
-            log.exception("sim handler failed platform=%s endpoint=%s path=%s", r.platform, r.endpoint, req.path)
+            log.exception(
+                "sim handler failed platform=%s endpoint=%s path=%s", r.platform, r.endpoint, req.path
+            )
             resp = platform.server_error(500)
         if resp.status == 429:
             self.stats.rate_limited(r.platform)
@@ -219,9 +234,15 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        req = SimRequest(method=self.command, path=parts.path, query=parse_qs(parts.query, keep_blank_values=True),
-                         headers={k.lower(): v for k, v in self.headers.items()}, body=body,
-                         base_url=f"http://{self.headers.get('Host') or '127.0.0.1'}", client_ip=self.client_address[0])
+        req = SimRequest(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            base_url=f"http://{self.headers.get('Host') or '127.0.0.1'}",
+            client_ip=self.client_address[0],
+        )
         try:
             resp = self.simulation.dispatch(req)
         except _Reset:

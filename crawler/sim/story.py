@@ -32,88 +32,281 @@ def story() -> list[Entity]:
     ban = (Event(REDDIT_BAN, "banned", BAN_REASON),)
     return [
         # 8 weeks from 2017-12-04 to 2018-01-29 reach ~91,000 (base 50 + logistic to 100,000).
-        Entity("reddit", "subreddit", "deepfakes", _d("2017-12-04T09:00:00"),
-               Growth(50, 100_000, rate=0.289, midpoint=48), post_rate=150, nsfw=True, events=ban,
-               title="deepfakes", extra={"tool": None}),
-        Entity("reddit", "subreddit", "FakeApp", _d("2018-01-22T15:00:00"),
-               Growth(10, 12_000, rate=0.35, midpoint=10), post_rate=60, events=ban,
-               title="FakeApp", extra={"tool": "FakeApp"}),
-        Entity("reddit", "subreddit", "GIFFakes", _d("2017-12-20T18:00:00"),
-               Growth(10, 30_000, rate=0.15, midpoint=35), post_rate=40, nsfw=True, events=ban, title="GIFFakes"),
-        Entity("reddit", "subreddit", "SFWdeepfakes", _d("2018-01-25T11:00:00"),
-               Growth(5, 15_000, rate=0.2, midpoint=20), post_rate=30, title="SFW deepfakes"),
+        Entity(
+            "reddit",
+            "subreddit",
+            "deepfakes",
+            _d("2017-12-04T09:00:00"),
+            Growth(50, 100_000, rate=0.289, midpoint=48),
+            post_rate=150,
+            nsfw=True,
+            events=ban,
+            title="deepfakes",
+            extra={"tool": None},
+        ),
+        Entity(
+            "reddit",
+            "subreddit",
+            "FakeApp",
+            _d("2018-01-22T15:00:00"),
+            Growth(10, 12_000, rate=0.35, midpoint=10),
+            post_rate=60,
+            events=ban,
+            title="FakeApp",
+            extra={"tool": "FakeApp"},
+        ),
+        Entity(
+            "reddit",
+            "subreddit",
+            "GIFFakes",
+            _d("2017-12-20T18:00:00"),
+            Growth(10, 30_000, rate=0.15, midpoint=35),
+            post_rate=40,
+            nsfw=True,
+            events=ban,
+            title="GIFFakes",
+        ),
+        Entity(
+            "reddit",
+            "subreddit",
+            "SFWdeepfakes",
+            _d("2018-01-25T11:00:00"),
+            Growth(5, 15_000, rate=0.2, midpoint=20),
+            post_rate=30,
+            title="SFW deepfakes",
+        ),
         # The successor the users move to after the bans: its curve turns up on the ban day.
-        Entity("reddit", "subreddit", "DeepFakesSFW", _d("2018-02-01T08:00:00"),
-               Growth(5, 20_000, rate=0.25, midpoint=14), post_rate=40, title="Deep fakes, safe for work"),
-        Entity("reddit", "subreddit", "faceswap", _d("2016-05-01T00:00:00"),
-               Growth(800, 12, shape="linear", rate=12), post_rate=8, title="faceswap"),
-        Entity("reddit", "subreddit", "fakeapprequests", _d("2018-01-15T00:00:00"),
-               Growth(5, 4_000, rate=0.3, midpoint=12), post_rate=20,
-               events=(Event(_d("2018-02-02T09:00:00"), "quarantined",
-                             "This community has been quarantined by Reddit."),
-                       Event(REDDIT_BAN, "banned", BAN_REASON))),
-        Entity("reddit", "subreddit", "deepfakeshelp", _d("2018-01-05T00:00:00"),
-               Growth(5, 2_500, rate=0.2, midpoint=20), post_rate=10,
-               events=(Event(_d("2018-02-09T09:00:00"), "private", "private"),)),
+        Entity(
+            "reddit",
+            "subreddit",
+            "DeepFakesSFW",
+            _d("2018-02-01T08:00:00"),
+            Growth(5, 20_000, rate=0.25, midpoint=14),
+            post_rate=40,
+            title="Deep fakes, safe for work",
+        ),
+        Entity(
+            "reddit",
+            "subreddit",
+            "faceswap",
+            _d("2016-05-01T00:00:00"),
+            Growth(800, 12, shape="linear", rate=12),
+            post_rate=8,
+            title="faceswap",
+        ),
+        Entity(
+            "reddit",
+            "subreddit",
+            "fakeapprequests",
+            _d("2018-01-15T00:00:00"),
+            Growth(5, 4_000, rate=0.3, midpoint=12),
+            post_rate=20,
+            events=(
+                Event(
+                    _d("2018-02-02T09:00:00"), "quarantined", "This community has been quarantined by Reddit."
+                ),
+                Event(REDDIT_BAN, "banned", BAN_REASON),
+            ),
+        ),
+        Entity(
+            "reddit",
+            "subreddit",
+            "deepfakeshelp",
+            _d("2018-01-05T00:00:00"),
+            Growth(5, 2_500, rate=0.2, midpoint=20),
+            post_rate=10,
+            events=(Event(_d("2018-02-09T09:00:00"), "private", "private"),),
+        ),
         # X: an account suspended within hours of Reddit's bans, two that stay, one that leaves.
-        Entity("x", "account", "deepfakes_app", _d("2018-01-14T00:00:00"), Growth(20, 6_000, rate=0.25, midpoint=18),
-               post_rate=12, events=(Event(REDDIT_BAN + timedelta(hours=5), "suspended", "suspended"),)),
-        Entity("x", "account", "faceswap_dev", _d("2017-12-20T00:00:00"), Growth(40, 3_000, rate=0.1, midpoint=40),
-               post_rate=2),
-        Entity("x", "account", "dfl_news", _d("2017-11-01T00:00:00"), Growth(100, 2_000, rate=0.05, midpoint=60),
-               post_rate=3, events=(Event(_d("2018-02-12T00:00:00"), "protected", "protected"),)),
-        Entity("x", "account", "fakeapp_mirror", _d("2018-01-20T00:00:00"), Growth(5, 900, rate=0.3, midpoint=10),
-               post_rate=5, events=(Event(_d("2018-02-10T00:00:00"), "not_found", "deactivated"),)),
-        Entity("x", "query", "deepfake", _d("2010-01-01T00:00:00"), Growth(0, 1, shape="linear", rate=0), post_rate=80),
-        Entity("x", "query", "FakeApp", _d("2010-01-01T00:00:00"), Growth(0, 1, shape="linear", rate=0), post_rate=40,
-               extra={"tool": "FakeApp"}),
-        Entity("x", "query", "DeepFaceLab", _d("2010-01-01T00:00:00"), Growth(0, 1, shape="linear", rate=0),
-               post_rate=15, extra={"tool": "DeepFaceLab"}),
-        Entity("x", "query", "#deepfakes", _d("2010-01-01T00:00:00"), Growth(0, 1, shape="linear", rate=0),
-               post_rate=30),
+        Entity(
+            "x",
+            "account",
+            "deepfakes_app",
+            _d("2018-01-14T00:00:00"),
+            Growth(20, 6_000, rate=0.25, midpoint=18),
+            post_rate=12,
+            events=(Event(REDDIT_BAN + timedelta(hours=5), "suspended", "suspended"),),
+        ),
+        Entity(
+            "x",
+            "account",
+            "faceswap_dev",
+            _d("2017-12-20T00:00:00"),
+            Growth(40, 3_000, rate=0.1, midpoint=40),
+            post_rate=2,
+        ),
+        Entity(
+            "x",
+            "account",
+            "dfl_news",
+            _d("2017-11-01T00:00:00"),
+            Growth(100, 2_000, rate=0.05, midpoint=60),
+            post_rate=3,
+            events=(Event(_d("2018-02-12T00:00:00"), "protected", "protected"),),
+        ),
+        Entity(
+            "x",
+            "account",
+            "fakeapp_mirror",
+            _d("2018-01-20T00:00:00"),
+            Growth(5, 900, rate=0.3, midpoint=10),
+            post_rate=5,
+            events=(Event(_d("2018-02-10T00:00:00"), "not_found", "deactivated"),),
+        ),
+        Entity(
+            "x",
+            "query",
+            "deepfake",
+            _d("2010-01-01T00:00:00"),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=80,
+        ),
+        Entity(
+            "x",
+            "query",
+            "FakeApp",
+            _d("2010-01-01T00:00:00"),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=40,
+            extra={"tool": "FakeApp"},
+        ),
+        Entity(
+            "x",
+            "query",
+            "DeepFaceLab",
+            _d("2010-01-01T00:00:00"),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=15,
+            extra={"tool": "DeepFaceLab"},
+        ),
+        Entity(
+            "x",
+            "query",
+            "#deepfakes",
+            _d("2010-01-01T00:00:00"),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=30,
+        ),
         # GitHub: the repos of the default watchlist (dates approximate) and two that meet events.
         _repo("deepfakes/faceswap", "2017-12-19", 6_000, 0.05, 60),
         _repo("deepinsight/insightface", "2017-09-20", 8_000, 0.02, 120),
         _repo("iperov/DeepFaceLab", "2018-06-04", 40_000, 0.01, 300),
         _repo("iperov/DeepFaceLive", "2021-07-01", 25_000, 0.01, 300),
-        _repo("s0md3v/roop", "2023-05-28", 28_000, 0.08, 40,
-              (Event(_d("2023-08-22T00:00:00"), "archived", "archived"),)),
+        _repo(
+            "s0md3v/roop",
+            "2023-05-28",
+            28_000,
+            0.08,
+            40,
+            (Event(_d("2023-08-22T00:00:00"), "archived", "archived"),),
+        ),
         _repo("facefusion/facefusion", "2023-08-20", 25_000, 0.03, 120),
         _repo("hacksider/Deep-Live-Cam", "2023-09-24", 70_000, 0.03, 300),
         _repo("neuralchen/SimSwap", "2021-06-01", 4_500, 0.02, 200),
         _repo("Gourieff/sd-webui-reactor", "2023-07-15", 3_000, 0.02, 150),
-        _repo("sim-user/fakeapp-mirror", "2018-01-20", 800, 0.3, 10,
-              (Event(_d("2018-02-05T00:00:00"), "blocked", "dmca"),)),
-        _repo("deepfakes/fakeapp-installer", "2018-01-18", 400, 0.3, 10,
-              (Event(_d("2018-02-10T00:00:00"), "archived", "archived"),)),
+        _repo(
+            "sim-user/fakeapp-mirror",
+            "2018-01-20",
+            800,
+            0.3,
+            10,
+            (Event(_d("2018-02-05T00:00:00"), "blocked", "dmca"),),
+        ),
+        _repo(
+            "deepfakes/fakeapp-installer",
+            "2018-01-18",
+            400,
+            0.3,
+            10,
+            (Event(_d("2018-02-10T00:00:00"), "archived", "archived"),),
+        ),
         # Discord: the server deleted on 26 January 2018, one that lives on.
-        Entity("discord", "server", "deepfakes", _d("2017-12-10T00:00:00"), Growth(10, 8_000, rate=0.2, midpoint=30),
-               events=(Event(_d("2018-01-26T18:00:00"), "expired", "Unknown Invite"),), title="deepfakes",
-               extra={"guild_id": "401234567890123456"}),
-        Entity("discord", "server", "faceswap", _d("2017-12-22T00:00:00"), Growth(10, 5_000, rate=0.1, midpoint=40),
-               title="faceswap", extra={"guild_id": "402345678901234567"}),
+        Entity(
+            "discord",
+            "server",
+            "deepfakes",
+            _d("2017-12-10T00:00:00"),
+            Growth(10, 8_000, rate=0.2, midpoint=30),
+            events=(Event(_d("2018-01-26T18:00:00"), "expired", "Unknown Invite"),),
+            title="deepfakes",
+            extra={"guild_id": "401234567890123456"},
+        ),
+        Entity(
+            "discord",
+            "server",
+            "faceswap",
+            _d("2017-12-22T00:00:00"),
+            Growth(10, 5_000, rate=0.1, midpoint=40),
+            title="faceswap",
+            extra={"guild_id": "402345678901234567"},
+        ),
         # Telegram: where users went; one channel blocked by Telegram.
-        Entity("telegram", "channel", "deepfake_tools", _d("2018-01-01T00:00:00"),
-               Growth(10, 12_300, rate=0.12, midpoint=40), post_rate=6, title="Deepfake tools"),
-        Entity("telegram", "channel", "fakeapp_builds", _d("2018-01-15T00:00:00"),
-               Growth(10, 3_000, rate=0.3, midpoint=15), post_rate=4, title="FakeApp builds",
-               events=(Event(_d("2018-02-12T00:00:00"), "banned",
-                             "This channel can't be displayed because it violated Telegram's Terms of Service."),),
-               extra={"tool": "FakeApp"}),
+        Entity(
+            "telegram",
+            "channel",
+            "deepfake_tools",
+            _d("2018-01-01T00:00:00"),
+            Growth(10, 12_300, rate=0.12, midpoint=40),
+            post_rate=6,
+            title="Deepfake tools",
+        ),
+        Entity(
+            "telegram",
+            "channel",
+            "fakeapp_builds",
+            _d("2018-01-15T00:00:00"),
+            Growth(10, 3_000, rate=0.3, midpoint=15),
+            post_rate=4,
+            title="FakeApp builds",
+            events=(
+                Event(
+                    _d("2018-02-12T00:00:00"),
+                    "banned",
+                    "This channel can't be displayed because it violated Telegram's Terms of Service.",
+                ),
+            ),
+            extra={"tool": "FakeApp"},
+        ),
         # Mastodon hashtags on the simulated instance.
-        Entity("mastodon", "hashtag", "deepfake", _d("2017-01-01T00:00:00"), Growth(0, 1, shape="linear", rate=0),
-               post_rate=25),
-        Entity("mastodon", "hashtag", "deepfakes", _d("2017-01-01T00:00:00"), Growth(0, 1, shape="linear", rate=0),
-               post_rate=15),
-        Entity("mastodon", "hashtag", "faceswap", _d("2017-01-01T00:00:00"), Growth(0, 1, shape="linear", rate=0),
-               post_rate=4),
+        Entity(
+            "mastodon",
+            "hashtag",
+            "deepfake",
+            _d("2017-01-01T00:00:00"),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=25,
+        ),
+        Entity(
+            "mastodon",
+            "hashtag",
+            "deepfakes",
+            _d("2017-01-01T00:00:00"),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=15,
+        ),
+        Entity(
+            "mastodon",
+            "hashtag",
+            "faceswap",
+            _d("2017-01-01T00:00:00"),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=4,
+        ),
     ]
 
 
-def _repo(full: str, created: str, stars: float, rate: float, midpoint: float,
-          events: tuple[Event, ...] = ()) -> Entity:
-    return Entity("github", "repo", full, _d(created + "T12:00:00"),
-                  Growth(1, stars, rate=rate, midpoint=midpoint), events=events, title=full.split("/")[1])
+def _repo(
+    full: str, created: str, stars: float, rate: float, midpoint: float, events: tuple[Event, ...] = ()
+) -> Entity:
+    return Entity(
+        "github",
+        "repo",
+        full,
+        _d(created + "T12:00:00"),
+        Growth(1, stars, rate=rate, midpoint=midpoint),
+        events=events,
+        title=full.split("/")[1],
+    )
 
 
 WORDS = ("faceswap", "deepfake", "dfl", "swapfaces", "fakes", "aifaces", "facelab", "morph")
@@ -137,8 +330,17 @@ def generated(world: World, kind: str, i: int) -> Entity:
             events = (Event(event_day, "quarantined", "This community has been quarantined by Reddit."),)
         elif x < 0.12:
             events = (Event(event_day, "private", "private"),)
-        return Entity("reddit", kind, name, created, growth, post_rate=0.5 + cap ** 0.5 / 20, nsfw=r.random() < 0.3,
-                      events=events, title=f"{word} community {i}")
+        return Entity(
+            "reddit",
+            kind,
+            name,
+            created,
+            growth,
+            post_rate=0.5 + cap**0.5 / 20,
+            nsfw=r.random() < 0.3,
+            events=events,
+            title=f"{word} community {i}",
+        )
     if kind == "account":
         if x < 0.05:
             events = (Event(event_day, "suspended", "suspended"),)
@@ -146,10 +348,18 @@ def generated(world: World, kind: str, i: int) -> Entity:
             events = (Event(event_day, "protected", "protected"),)
         elif x < 0.10:
             events = (Event(event_day, "not_found", "deactivated"),)
-        return Entity("x", kind, f"{word[:6]}_{i}", created, growth, post_rate=r.uniform(0.5, 10), events=events)
+        return Entity(
+            "x", kind, f"{word[:6]}_{i}", created, growth, post_rate=r.uniform(0.5, 10), events=events
+        )
     if kind == "query":
-        return Entity("x", kind, f"{word} {i}", world.start - timedelta(days=3650), Growth(0, 1, shape="linear", rate=0),
-                      post_rate=r.uniform(1, 50))
+        return Entity(
+            "x",
+            kind,
+            f"{word} {i}",
+            world.start - timedelta(days=3650),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=r.uniform(1, 50),
+        )
     if kind == "repo":
         if x < 0.03:
             events = (Event(event_day, "archived", "archived"),)
@@ -157,21 +367,50 @@ def generated(world: World, kind: str, i: int) -> Entity:
             events = (Event(event_day, "blocked", "dmca"),)
         elif x < 0.06:
             events = (Event(event_day, "not_found", "deleted"),)
-        return Entity("github", kind, f"sim-{word}/{word}-{i}", created, growth, events=events, title=f"{word}-{i}")
+        return Entity(
+            "github", kind, f"sim-{word}/{word}-{i}", created, growth, events=events, title=f"{word}-{i}"
+        )
     if kind == "server":
         if x < 0.08:
             events = (Event(event_day, "expired", "Unknown Invite"),)
-        return Entity("discord", kind, f"sim{word}{i}"[:32], created, growth, events=events, title=f"{word} {i}",
-                      extra={"guild_id": str(400_000_000_000_000_000 + r.randrange(10**17))})
+        return Entity(
+            "discord",
+            kind,
+            f"sim{word}{i}"[:32],
+            created,
+            growth,
+            events=events,
+            title=f"{word} {i}",
+            extra={"guild_id": str(400_000_000_000_000_000 + r.randrange(10**17))},
+        )
     if kind == "channel":
         if x < 0.04:
-            events = (Event(event_day, "banned",
-                            "This channel can't be displayed because it violated Telegram's Terms of Service."),)
-        return Entity("telegram", kind, f"sim_{word}_{i}"[:32], created, growth, post_rate=r.uniform(0.5, 8),
-                      events=events, title=f"{word} channel {i}")
+            events = (
+                Event(
+                    event_day,
+                    "banned",
+                    "This channel can't be displayed because it violated Telegram's Terms of Service.",
+                ),
+            )
+        return Entity(
+            "telegram",
+            kind,
+            f"sim_{word}_{i}"[:32],
+            created,
+            growth,
+            post_rate=r.uniform(0.5, 8),
+            events=events,
+            title=f"{word} channel {i}",
+        )
     if kind == "hashtag":
-        return Entity("mastodon", kind, f"{word}{i}", world.start - timedelta(days=3650),
-                      Growth(0, 1, shape="linear", rate=0), post_rate=r.uniform(0.5, 20))
+        return Entity(
+            "mastodon",
+            kind,
+            f"{word}{i}",
+            world.start - timedelta(days=3650),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=r.uniform(0.5, 20),
+        )
     raise ValueError(f"unknown kind {kind}")
 
 

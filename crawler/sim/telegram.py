@@ -60,10 +60,13 @@ class Telegram(Platform):
         if e is not None and self.world.status(e) == "banned" and ev is not None:
             desc = escape(ev.reason or "This channel can't be displayed.")
         else:
-            desc = f"If you have <strong>Telegram</strong>, you can contact <a href=\"/{escape(name)}\">@{escape(name)}</a> right away."
-        return SimResponse.html(200, f'<!DOCTYPE html><html><head><title>Telegram: Contact @{escape(name)}</title></head>'
-                                     f'<body><div class="tgme_page"><div class="tgme_page_description">{desc}</div>'
-                                     f"</div></body></html>")
+            desc = f'If you have <strong>Telegram</strong>, you can contact <a href="/{escape(name)}">@{escape(name)}</a> right away.'
+        return SimResponse.html(
+            200,
+            f"<!DOCTYPE html><html><head><title>Telegram: Contact @{escape(name)}</title></head>"
+            f'<body><div class="tgme_page"><div class="tgme_page_description">{desc}</div>'
+            f"</div></body></html>",
+        )
 
     def _message(self, e: Entity, item: Item) -> str:
         when = datetime.fromtimestamp(item.created, UTC)
@@ -79,7 +82,8 @@ class Telegram(Platform):
             f'<span class="tgme_widget_message_views">{views}</span>'
             f'<span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="https://t.me/{post}">'
             f'<time datetime="{when.isoformat()}" class="time">{when:%H:%M}</time></a></span>'
-            f"</div></div></div></div></div>")
+            f"</div></div></div></div></div>"
+        )
 
     def preview(self, req: SimRequest) -> SimResponse:
         name = req.params["channel"]
@@ -88,8 +92,11 @@ class Telegram(Platform):
             return SimResponse(302, b"", {"Location": f"{req.base_url}/{name}"})
         now = self.world.now()
         before = req.int_arg("before", 0, 0, 2**62)
-        items = [it for it in self.world.items_between(e, now - timedelta(days=LOOKBACK_DAYS), now, newest_first=True)
-                 if it.state(now.timestamp()) == "visible" and (not before or it.id_num < before)][:PAGE]
+        items = [
+            it
+            for it in self.world.items_between(e, now - timedelta(days=LOOKBACK_DAYS), now, newest_first=True)
+            if it.state(now.timestamp()) == "visible" and (not before or it.id_num < before)
+        ][:PAGE]
         items.reverse()  # the page shows the oldest of its posts first
         members = self.world.members(e)
         prev = f'<link rel="prev" href="/s/{e.name}?before={items[0].id_num}">' if items else ""
@@ -102,5 +109,6 @@ class Telegram(Platform):
             f'<div class="tgme_channel_info_counters">'
             f'<div class="tgme_channel_info_counter"><span class="counter_value">{compact(members)}</span> '
             f'<span class="counter_type">subscribers</span></div></div></div>'
-            f'<section class="tgme_channel_history js-message_history">{messages}</section></body></html>')
+            f'<section class="tgme_channel_history js-message_history">{messages}</section></body></html>'
+        )
         return SimResponse.html(200, html)

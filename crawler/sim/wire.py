@@ -53,8 +53,13 @@ class SimResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None,
-             content_type: str = "application/json; charset=utf-8") -> SimResponse:
+    def json(
+        cls,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json; charset=utf-8",
+    ) -> SimResponse:
         body = json.dumps(payload, separators=(",", ":")).encode()
         return cls(status, body, {"Content-Type": content_type, **(headers or {})})
 

@@ -77,18 +77,35 @@ class Entity:
 class World:
     """A seeded world of communities; answers depend only on the seed and the clock."""
 
-    def __init__(self, seed: int = 1, n_subreddits: int = 12, n_accounts: int = 6, n_queries: int = 4,
-                 n_repos: int = 10, n_invites: int = 4, n_channels: int = 4,
-                 start_date: date | datetime | str = "2018-01-10", preset: str | None = "story",
-                 n_hashtags: int = 3, clock: SimClock | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 1,
+        n_subreddits: int = 12,
+        n_accounts: int = 6,
+        n_queries: int = 4,
+        n_repos: int = 10,
+        n_invites: int = 4,
+        n_channels: int = 4,
+        start_date: date | datetime | str = "2018-01-10",
+        preset: str | None = "story",
+        n_hashtags: int = 3,
+        clock: SimClock | None = None,
+    ) -> None:
         from crawler.sim.story import build_entities  # the preset and the generator
 
         self.seed = seed
         self.start = _as_datetime(start_date)
         self.clock = clock or SimClock(self.start)
         self.robots_txt = "User-agent: *\nAllow: /s/\nDisallow: /_sim/\n"
-        counts = {"subreddit": n_subreddits, "account": n_accounts, "query": n_queries, "repo": n_repos,
-                  "server": n_invites, "channel": n_channels, "hashtag": n_hashtags}
+        counts = {
+            "subreddit": n_subreddits,
+            "account": n_accounts,
+            "query": n_queries,
+            "repo": n_repos,
+            "server": n_invites,
+            "channel": n_channels,
+            "hashtag": n_hashtags,
+        }
         self.entities: list[Entity] = build_entities(self, counts, preset)
         self._by_key: dict[str, Entity] = {}
         for i, e in enumerate(self.entities):
@@ -122,8 +139,15 @@ class World:
         if known is not None:
             return known
         r = self.rng("adhoc-query", query)
-        e = Entity("x", "query", query, self.start - timedelta(days=3650), Growth(0, 1, shape="linear", rate=0),
-                   post_rate=r.uniform(1, 20), index=100_000 + r.randrange(900_000))
+        e = Entity(
+            "x",
+            "query",
+            query,
+            self.start - timedelta(days=3650),
+            Growth(0, 1, shape="linear", rate=0),
+            post_rate=r.uniform(1, 20),
+            index=100_000 + r.randrange(900_000),
+        )
         return e
 
     # -- time -----------------------------------------------------------------------
@@ -208,14 +232,18 @@ class World:
             self._day_cache[key] = items
         return items
 
-    def items_between(self, e: Entity, since: datetime, until: datetime, newest_first: bool = True) -> list[Any]:
+    def items_between(
+        self, e: Entity, since: datetime, until: datetime, newest_first: bool = True
+    ) -> list[Any]:
         """Items created in [since, until], clipped to the entity's life."""
         since = max(since, e.created)
         out: list[Any] = []
         if until < since:
             return out
         for day in range(self.day_of(since), self.day_of(until) + 1):
-            out.extend(p for p in self.day_items(e, day) if since.timestamp() <= p.created <= until.timestamp())
+            out.extend(
+                p for p in self.day_items(e, day) if since.timestamp() <= p.created <= until.timestamp()
+            )
         out.sort(key=lambda p: p.created, reverse=newest_first)
         return out
 

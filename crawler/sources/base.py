@@ -141,7 +141,6 @@ class SourceContext:
         self.stats.failures.append(f"{target}: {message}")
         self.log.warning("source=%s target=%s failed: %s", self.name, target, message)
 
-
     def fail(self, message: str, exc: BaseException | None = None) -> None:
         """The whole source failed (its group's other members carry on).
 

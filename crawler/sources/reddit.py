@@ -82,7 +82,9 @@ class RedditSource(Source):
 class _Crawl:
     """The state of one crawl: what each subreddit looked like and which batches failed."""
 
-    def __init__(self, ctx: SourceContext, api: RedditApi, keys: dict[str, CommunityKey], now: datetime) -> None:
+    def __init__(
+        self, ctx: SourceContext, api: RedditApi, keys: dict[str, CommunityKey], now: datetime
+    ) -> None:
         self.ctx, self.api, self.keys, self.now = ctx, api, keys, now
         self.found: dict[str, Mapping[str, Any]] = {}  # lower name -> t5 data
         self.status: dict[str, str | None] = {}
@@ -137,7 +139,11 @@ class _Crawl:
             except BATCH_FAILURES as exc:
                 self._fail(target, exc)
                 continue
-            if isinstance(payload, Mapping) and payload.get("kind") == "t5" and isinstance(payload.get("data"), Mapping):
+            if (
+                isinstance(payload, Mapping)
+                and payload.get("kind") == "t5"
+                and isinstance(payload.get("data"), Mapping)
+            ):
                 yield from self._observe(payload["data"])
             else:
                 self._fail(target, MalformedAnswer(f"/about answered {type(payload).__name__}"))
@@ -145,8 +151,9 @@ class _Crawl:
     def _status(self, key: CommunityKey, status: str, reason: str) -> CommunityObservation:
         self.status[key.handle.lower()] = status
         self.ctx.log.info("source=reddit target=r/%s status=%s reason=%r", key.handle, status, reason)
-        return CommunityObservation(key=key, observed_at=self.now, source=SOURCE_API, status=status,
-                                    status_reason=reason)
+        return CommunityObservation(
+            key=key, observed_at=self.now, source=SOURCE_API, status=status, status_reason=reason
+        )
 
     # -- new posts --------------------------------------------------------------------
     def new_posts(self) -> Generator[Record, None, set[str]]:
@@ -172,7 +179,9 @@ class _Crawl:
         a post that surfaced in /new late is not lost to a cursor.
         """
         handles = [self.keys[n].handle for n in group]
-        target = "r/" + "+".join(handles) if len(handles) <= 3 else f"r/{handles[0]}+…({len(handles)} subreddits)"
+        target = (
+            "r/" + "+".join(handles) if len(handles) <= 3 else f"r/{handles[0]}+…({len(handles)} subreddits)"
+        )
         lookback = self.now - timedelta(days=self.ctx.config.settings.reddit.lookback_days)
         cursors = {n: _cursor(self.ctx.store.newest_post(self.keys[n])) for n in group}
         state_key = state_key or ListingState.key(group)
@@ -211,7 +220,9 @@ class _Crawl:
             bounded = True
             self.ctx.log.warning(
                 "source=reddit target=%s stopped at max_pages=%d before reaching %s: older posts of "
-                "the window are not fetched (Arctic Shift keeps the history)", target, max_pages,
+                "the window are not fetched (Arctic Shift keeps the history)",
+                target,
+                max_pages,
                 floor.isoformat(timespec="minutes"),
             )
 
@@ -229,7 +240,9 @@ class _Crawl:
                 if _newer(post.created_at, cursors[name]):
                     new_ids.add(post.external_id)  # never stored before: no need to re-check it
                 current = newest[name]
-                if post.created_at and (current is None or current[1] is None or post.created_at > current[1]):
+                if post.created_at and (
+                    current is None or current[1] is None or post.created_at > current[1]
+                ):
                     newest[name] = (post.external_id, post.created_at)
                 yield post
         if complete or bounded:
@@ -239,8 +252,9 @@ class _Crawl:
             self.ctx.checkpoint(state_key, ListingState.dump(self.now, newest))
         return new_ids
 
-    def _floor(self, state_key: str, cursors: dict[str, Cursor | None], lookback: datetime,
-               target: str) -> datetime:
+    def _floor(
+        self, state_key: str, cursors: dict[str, Cursor | None], lookback: datetime, target: str
+    ) -> datetime:
         """How far back this group's listing must page: never past the lookback window.
 
         If the last crawl listed this very group completely (and the store still agrees on
@@ -253,8 +267,11 @@ class _Crawl:
         if listed_at is not None:
             return max(listed_at - LISTING_MARGIN, lookback)
         if any(cursors.values()):
-            self.ctx.log.info("source=reddit target=%s no complete listing recorded: paging back to the "
-                              "lookback window (at most max_pages)", target)
+            self.ctx.log.info(
+                "source=reddit target=%s no complete listing recorded: paging back to the "
+                "lookback window (at most max_pages)",
+                target,
+            )
         return lookback
 
     @staticmethod
@@ -327,7 +344,9 @@ class ListingState:
 
     @staticmethod
     def dump(listed_at: datetime, newest: Mapping[str, Cursor | None]) -> str:
-        doc = {n: ([c[0], c[1].isoformat() if c[1] else None] if c else None) for n, c in sorted(newest.items())}
+        doc = {
+            n: ([c[0], c[1].isoformat() if c[1] else None] if c else None) for n, c in sorted(newest.items())
+        }
         return json.dumps({"listed_at": listed_at.isoformat(), "newest": doc})
 
     @staticmethod

@@ -78,8 +78,9 @@ class LoggedRateLimiter(RateLimiter):
             return
         seconds = (self.next_request_timestamp_ns - time.monotonic_ns()) / 1e9
         if seconds > 0:
-            self._ctx.wait(seconds, reason=f"x-ratelimit remaining={self.remaining} used={self.used}",
-                           target="reddit")
+            self._ctx.wait(
+                seconds, reason=f"x-ratelimit remaining={self.remaining} used={self.used}", target="reddit"
+            )
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,10 @@ def build_client(ctx: SourceContext) -> praw.Reddit:
         check_for_updates=False,  # otherwise praw asks PyPI on start-up
         check_for_async=False,
         requestor_class=CountingRequestor,
-        requestor_kwargs={"on_request": ctx.count_request,
-                          "timeout": config.settings.rate_limits.timeout_seconds},
+        requestor_kwargs={
+            "on_request": ctx.count_request,
+            "timeout": config.settings.rate_limits.timeout_seconds,
+        },
     )
     # praw exposes no hook for these two; both are prawcore's documented classes.
     session = reddit._core
@@ -170,12 +173,17 @@ class RedditApi:
         try:
             return call_with_retries(self.ctx, target, call, classify)
         except prawcore.OAuthException as exc:
-            raise AccessDenied(f"token grant refused ({exc}); check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET",
-                               target="reddit") from exc
+            raise AccessDenied(
+                f"token grant refused ({exc}); check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET",
+                target="reddit",
+            ) from exc
         except prawcore.ResponseException as exc:
             if exc.response.url and "/api/v1/access_token" in exc.response.url:
-                raise AccessDenied(f"token grant refused (HTTP {exc.response.status_code}); check "
-                                   "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET", target="reddit") from exc
+                raise AccessDenied(
+                    f"token grant refused (HTTP {exc.response.status_code}); check "
+                    "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET",
+                    target="reddit",
+                ) from exc
             raise
 
 

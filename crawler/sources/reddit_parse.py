@@ -61,7 +61,8 @@ def parse_listing(payload: Any, kind: str) -> ThingList:
     if not isinstance(children, list):
         raise MalformedAnswer("Listing without data.children")
     things = [
-        c["data"] for c in children
+        c["data"]
+        for c in children
         if isinstance(c, Mapping) and c.get("kind") == kind and isinstance(c.get("data"), Mapping)
     ]
     after = data.get("after") if isinstance(data, Mapping) else None
@@ -106,7 +107,9 @@ def status_from_t5(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return _TYPE_STATUS.get(sr_type, "active"), f"subreddit_type: {sr_type}"
 
 
-def parse_subreddit(data: Mapping[str, Any], key: CommunityKey, observed_at: datetime) -> CommunityObservation:
+def parse_subreddit(
+    data: Mapping[str, Any], key: CommunityKey, observed_at: datetime
+) -> CommunityObservation:
     """A t5 subreddit object as one observation: status, description and metrics present."""
     status, reason = status_from_t5(data)
     metrics: dict[str, float] = {}
@@ -171,7 +174,9 @@ def post_state(data: Mapping[str, Any]) -> str:
     return "visible"
 
 
-def parse_post(data: Mapping[str, Any], key: CommunityKey, *, subreddit_nsfw: bool | None = None) -> Post | None:
+def parse_post(
+    data: Mapping[str, Any], key: CommunityKey, *, subreddit_nsfw: bool | None = None
+) -> Post | None:
     """A t3 as a raw Post (the enrichment step pseudonymises and applies the policy).
 
     A post found removed or deleted keeps only its counts: no title, body or author.
@@ -206,7 +211,9 @@ def parse_post(data: Mapping[str, Any], key: CommunityKey, *, subreddit_nsfw: bo
     )
 
 
-def members_from_posts(posts: Iterable[Mapping[str, Any]], key: CommunityKey, observed_at: datetime) -> CommunityObservation | None:
+def members_from_posts(
+    posts: Iterable[Mapping[str, Any]], key: CommunityKey, observed_at: datetime
+) -> CommunityObservation | None:
     """The subscriber count posts carry (`subreddit_subscribers`), as a post_field observation.
 
     The newest post's value wins; None when no post carries one.
@@ -219,10 +226,11 @@ def members_from_posts(posts: Iterable[Mapping[str, Any]], key: CommunityKey, ob
             best = (created, value)
     if best is None:
         return None
-    return CommunityObservation(key=key, observed_at=observed_at, source=SOURCE_POST_FIELD,
-                                metrics={"members": best[1]})
+    return CommunityObservation(
+        key=key, observed_at=observed_at, source=SOURCE_POST_FIELD, metrics={"members": best[1]}
+    )
 
 
 def chunks(items: list[str], size: int) -> list[list[str]]:
     """`items` in consecutive lists of at most `size`."""
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]

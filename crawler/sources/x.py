@@ -66,7 +66,7 @@ class RedirectAdapter(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         url = request.url or ""
         if url.startswith(TWEEPY_HOST):
-            request.url = self.base_url + url[len(TWEEPY_HOST):]
+            request.url = self.base_url + url[len(TWEEPY_HOST) :]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout  # tweepy sets none; a stalled socket must not hang the crawl
         self.on_send()
@@ -140,7 +140,9 @@ class XApi:
         cfg = ctx.config
         self.client = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
         self.client.user_agent = cfg.user_agent()
-        adapter = RedirectAdapter(cfg.endpoint("x"), ctx.count_request, cfg.settings.rate_limits.timeout_seconds)
+        adapter = RedirectAdapter(
+            cfg.endpoint("x"), ctx.count_request, cfg.settings.rate_limits.timeout_seconds
+        )
         self.client.session.mount(TWEEPY_HOST, adapter)
 
     def close(self) -> None:
@@ -161,16 +163,21 @@ class XApi:
             raise SourceError(f"request failed: {type(exc).__name__}", target=target) from None
         if not isinstance(result, dict):
             raise x_parse.MalformedAnswer(
-                f"malformed answer: expected a JSON object, got {type(result).__name__}", target=target)
+                f"malformed answer: expected a JSON object, got {type(result).__name__}", target=target
+            )
         return result
 
     def users(self, handles: Sequence[str]) -> dict[str, Any]:
-        return self.call(f"x users ({len(handles)})", lambda: self.client.get_users(
-            usernames=list(handles), user_fields=USER_FIELDS))
+        return self.call(
+            f"x users ({len(handles)})",
+            lambda: self.client.get_users(usernames=list(handles), user_fields=USER_FIELDS),
+        )
 
     def counts(self, query: str, start: datetime) -> dict[str, Any]:
-        return self.call(f"x counts {query!r}", lambda: self.client.get_recent_tweets_count(
-            query, granularity="day", start_time=start))
+        return self.call(
+            f"x counts {query!r}",
+            lambda: self.client.get_recent_tweets_count(query, granularity="day", start_time=start),
+        )
 
     def search(self, query: str, since_id: str | None, token: str | None) -> dict[str, Any]:
         params: dict[str, Any] = {"max_results": SEARCH_PAGE_SIZE, "tweet_fields": TWEET_FIELDS}
@@ -231,7 +238,7 @@ class XSource(Source):
     def _accounts(self, ctx: SourceContext, api: XApi, targets: Sequence[WatchTarget]) -> Iterator[Record]:
         keys = [t.key for t in targets]
         for i in range(0, len(keys), USERS_PER_REQUEST):
-            batch = keys[i:i + USERS_PER_REQUEST]
+            batch = keys[i : i + USERS_PER_REQUEST]
             span = batch[0].handle + (f"..{batch[-1].handle}" if len(batch) > 1 else "")
             try:
                 result = x_parse.parse_users(api.users([k.handle for k in batch]), batch, utcnow())
@@ -303,8 +310,9 @@ class XSource(Source):
                 # A query quiet for more than 7 days: its cursor is older than recent search
                 # reaches, and X refuses such a since_id. Everything search can still return is
                 # newer, so asking without it loses nothing.
-                ctx.log.info("source=x target=%r since_id=%s out of reach; searching without it",
-                             key.handle, since_id)
+                ctx.log.info(
+                    "source=x target=%r since_id=%s out of reach; searching without it", key.handle, since_id
+                )
                 since_id = None
                 body = api.search(key.handle, None, None)
             result = x_parse.parse_search(body, key)
@@ -324,7 +332,12 @@ class XSource(Source):
             ctx.log.warning(
                 "source=x target=%r stopped after max_pages=%d with more pages left; posts between "
                 "since_id=%s and id %s are not fetched (cursor moves to %s)",
-                key.handle, max_pages, since_id or "(window start)", oldest, newest)
+                key.handle,
+                max_pages,
+                since_id or "(window start)",
+                oldest,
+                newest,
+            )
         if newest is not None and (cursor is None or newest > cursor):
             ctx.checkpoint(state_key, str(newest))  # stores the posts yielded above, then the cursor
 
@@ -348,7 +361,7 @@ def _bare(exc: SourceError) -> str:
     """The message without the "target: " prefix SourceError adds (fail_target adds its own)."""
     text = str(exc)
     prefix = f"{exc.target}: " if exc.target else ""
-    return text[len(prefix):] if prefix and text.startswith(prefix) else text
+    return text[len(prefix) :] if prefix and text.startswith(prefix) else text
 
 
 __all__ = ["RedirectAdapter", "XApi", "XSource", "classify", "counts_start", "reset_wait", "search_state_key"]

@@ -62,7 +62,9 @@ def _entries(body: Any, field: str) -> list[Mapping[str, Any]]:
         raise MalformedAnswer(f"malformed answer: `{field}` is {_describe(items)}, expected a list")
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise MalformedAnswer(f"malformed answer: `{field}[{i}]` is {_describe(item)}, expected an object")
+            raise MalformedAnswer(
+                f"malformed answer: `{field}[{i}]` is {_describe(item)}, expected an object"
+            )
     return items
 
 
@@ -109,7 +111,9 @@ class UsersResult:
     missing: list[str]  # requested handles the answer does not mention at all
 
 
-def user_observation(key: CommunityKey, user: Mapping[str, Any], observed_at: datetime) -> CommunityObservation:
+def user_observation(
+    key: CommunityKey, user: Mapping[str, Any], observed_at: datetime
+) -> CommunityObservation:
     """One found user: status active or protected, and its public metrics."""
     metrics: dict[str, float] = {}
     public = user.get("public_metrics")
@@ -166,9 +170,15 @@ def parse_users(body: Any, keys: Sequence[CommunityKey], observed_at: datetime) 
             unexplained.append((key.handle, detail))
             continue
         seen.add(key.handle.lower())
-        observations.append(CommunityObservation(
-            key=key, observed_at=observed_at, source=SOURCE, status=status, status_reason=detail,
-        ))
+        observations.append(
+            CommunityObservation(
+                key=key,
+                observed_at=observed_at,
+                source=SOURCE,
+                status=status,
+                status_reason=detail,
+            )
+        )
     mentioned = seen | {h.lower() for h, _d in unexplained}
     missing = [k.handle for k in keys if k.handle.lower() not in mentioned]
     return UsersResult(observations, unexplained, missing)
@@ -197,8 +207,9 @@ def parse_counts(body: Any, key: CommunityKey) -> list[MetricPoint]:
             raise MalformedAnswer(f"malformed answer: `data[{i}]` has no readable start or tweet_count")
         if not is_day_start(start):
             continue
-        points.append(MetricPoint(key=key, metric="posts_per_day", value=float(count),
-                                  observed_at=start, source=SOURCE))
+        points.append(
+            MetricPoint(key=key, metric="posts_per_day", value=float(count), observed_at=start, source=SOURCE)
+        )
     return points
 
 

@@ -28,7 +28,10 @@ def parse_invite(body: dict[str, Any]) -> InviteFacts:
     """The invite object → guild id, name, NSFW flag and the two approximate counts."""
     guild = body.get("guild") or {}
     metrics = {}
-    for metric, key in (("members", "approximate_member_count"), ("online_members", "approximate_presence_count")):
+    for metric, key in (
+        ("members", "approximate_member_count"),
+        ("online_members", "approximate_presence_count"),
+    ):
         value = as_number(body.get(key))
         if value is not None:
             metrics[metric] = value

@@ -90,6 +90,8 @@ def parse_post(msg: Selector, key: CommunityKey) -> Post | None:
 def parse_preview(html: str, key: CommunityKey) -> ChannelPreview:
     """A whole preview page → title, subscriber count (None if hidden) and its posts."""
     sel = Selector(text=html)
-    title = sel.css(".tgme_channel_info_header_title ::text").get() or sel.css(".tgme_page_title ::text").get()
+    title = (
+        sel.css(".tgme_channel_info_header_title ::text").get() or sel.css(".tgme_page_title ::text").get()
+    )
     posts = [p for p in (parse_post(m, key) for m in sel.css(".tgme_widget_message[data-post]")) if p]
     return ChannelPreview(title=title.strip() if title else None, members=_members(sel), posts=posts)

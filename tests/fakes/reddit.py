@@ -83,13 +83,19 @@ class Fault:
 
     @classmethod
     def too_many(cls, retry_after: float) -> Fault:
-        return cls(429, b'{"message": "Too Many Requests", "error": 429}',
-                   {"retry-after": str(retry_after), "content-type": "application/json; charset=UTF-8"})
+        return cls(
+            429,
+            b'{"message": "Too Many Requests", "error": 429}',
+            {"retry-after": str(retry_after), "content-type": "application/json; charset=UTF-8"},
+        )
 
     @classmethod
     def server_error(cls, status: int = 503) -> Fault:
-        return cls(status, b"<html><body><h1>503 Service Unavailable</h1></body></html>",
-                   {"content-type": "text/html"})
+        return cls(
+            status,
+            b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+            {"content-type": "text/html"},
+        )
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -98,8 +104,11 @@ class Fault:
 
     @classmethod
     def malformed(cls) -> Fault:
-        return cls(200, b'{"kind": "Listing", "data": {"children": [{"kind": "t5", "da',
-                   {"content-type": "application/json; charset=UTF-8"})
+        return cls(
+            200,
+            b'{"kind": "Listing", "data": {"children": [{"kind": "t5", "da',
+            {"content-type": "application/json; charset=UTF-8"},
+        )
 
 
 @dataclass
@@ -113,8 +122,14 @@ class _Rule:
 class FakeReddit:
     """The fake server; use as a context manager or call start()/stop()."""
 
-    def __init__(self, client_id: str = "test-client-id", client_secret: str = "test-client-secret",  # noqa: S107 (test credentials)
-                 *, quota: int = 1000, reset_seconds: int = 300) -> None:
+    def __init__(
+        self,
+        client_id: str = "test-client-id",
+        client_secret: str = "test-client-secret",  # noqa: S107 (test credentials)
+        *,
+        quota: int = 1000,
+        reset_seconds: int = 300,
+    ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.quota, self.reset_seconds = quota, reset_seconds
         self.subreddits: dict[str, FakeSubreddit] = {}
@@ -136,23 +151,47 @@ class FakeReddit:
         self.subreddits[name.lower()] = sr
         return sr
 
-    def add_post(self, subreddit: str, created_utc: float, *, title: str = "A post", selftext: str = "",
-                 author: str = "someone", url: str | None = None, score: int = 1,
-                 num_comments: int = 0, flair: str | None = None) -> dict[str, Any]:
+    def add_post(
+        self,
+        subreddit: str,
+        created_utc: float,
+        *,
+        title: str = "A post",
+        selftext: str = "",
+        author: str = "someone",
+        url: str | None = None,
+        score: int = 1,
+        num_comments: int = 0,
+        flair: str | None = None,
+    ) -> dict[str, Any]:
         sr = self.subreddits[subreddit.lower()]
         self._next_post += 1
         pid = _b36(self._next_post)
         data = copy.deepcopy(T3["data"])
         permalink = f"/r/{sr.name}/comments/{pid}/a_post/"
-        data.update({
-            "id": pid, "name": f"t3_{pid}", "subreddit": sr.name, "subreddit_id": f"t5_{sr.sr_id}",
-            "author": author, "title": title, "selftext": selftext,
-            "url": url or f"https://www.reddit.com{permalink}", "permalink": permalink,
-            "domain": urlsplit(url).hostname if url else f"self.{sr.name}", "is_self": url is None,
-            "created": created_utc, "created_utc": created_utc, "score": score,
-            "num_comments": num_comments, "over_18": sr.over18, "link_flair_text": flair,
-            "subreddit_subscribers": sr.subscribers, "removed_by_category": None,
-        })
+        data.update(
+            {
+                "id": pid,
+                "name": f"t3_{pid}",
+                "subreddit": sr.name,
+                "subreddit_id": f"t5_{sr.sr_id}",
+                "author": author,
+                "title": title,
+                "selftext": selftext,
+                "url": url or f"https://www.reddit.com{permalink}",
+                "permalink": permalink,
+                "domain": urlsplit(url).hostname if url else f"self.{sr.name}",
+                "is_self": url is None,
+                "created": created_utc,
+                "created_utc": created_utc,
+                "score": score,
+                "num_comments": num_comments,
+                "over_18": sr.over18,
+                "link_flair_text": flair,
+                "subreddit_subscribers": sr.subscribers,
+                "removed_by_category": None,
+            }
+        )
         with self._lock:
             self.posts[pid] = data
         return data
@@ -165,7 +204,9 @@ class FakeReddit:
     def delete_post(self, post_id: str) -> None:
         """As Reddit shows a post its author deleted."""
         with self._lock:
-            self.posts[post_id].update(removed_by_category="deleted", selftext="[deleted]", author="[deleted]")
+            self.posts[post_id].update(
+                removed_by_category="deleted", selftext="[deleted]", author="[deleted]"
+            )
 
     def script(self, prefix: str, *faults: Fault, match: str | None = None, repeat: bool = False) -> None:
         """Answer the next requests to `prefix` (whose query contains `match`) with `faults`,
@@ -233,8 +274,12 @@ class FakeReddit:
                 self.used += 1
             fault = self._fault(path, parts.query)
         if route != "token" and req.headers.get("authorization") != f"bearer {TOKEN}":
-            self._send(req, 401, {"message": "Unauthorized", "error": 401},
-                       {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'})
+            self._send(
+                req,
+                401,
+                {"message": "Unauthorized", "error": 401},
+                {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'},
+            )
             return
         if fault is not None:
             if fault.delay:
@@ -276,12 +321,21 @@ class FakeReddit:
         data.pop("active_user_count", None)  # gone from the API since September 2025
         data.pop("accounts_active", None)
         sr_type = {"active": "public", "quarantined": "public"}.get(sr.status, sr.status)
-        data.update({
-            "display_name": sr.name, "display_name_prefixed": f"r/{sr.name}", "name": f"t5_{sr.sr_id}",
-            "id": sr.sr_id, "title": f"{sr.name} community", "url": f"/r/{sr.name}/",
-            "over18": sr.over18, "quarantine": sr.status == "quarantined", "subreddit_type": sr_type,
-            "created": sr.created_utc, "created_utc": sr.created_utc,
-        })
+        data.update(
+            {
+                "display_name": sr.name,
+                "display_name_prefixed": f"r/{sr.name}",
+                "name": f"t5_{sr.sr_id}",
+                "id": sr.sr_id,
+                "title": f"{sr.name} community",
+                "url": f"/r/{sr.name}/",
+                "over18": sr.over18,
+                "quarantine": sr.status == "quarantined",
+                "subreddit_type": sr_type,
+                "created": sr.created_utc,
+                "created_utc": sr.created_utc,
+            }
+        )
         for field_name in ("subscribers", "weekly_visitors", "weekly_contributions"):
             value = getattr(sr, field_name)
             if value is None or sr.status == "private":
@@ -305,7 +359,9 @@ class FakeReddit:
             posts = [copy.deepcopy(self.posts[f[3:]]) for f in fullnames[:100] if f[3:] in self.posts]
         self._send(req, 200, self._listing_body([{"kind": "t3", "data": p} for p in posts], None))
 
-    def _refusal(self, sr: FakeSubreddit | None, name: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    def _refusal(
+        self, sr: FakeSubreddit | None, name: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         """How Reddit refuses a subreddit an app-only token cannot read, or None."""
         if sr is None or sr.status == "unknown":
             return 302, {}, {"location": f"/subreddits/search.json?q={name}"}
@@ -314,8 +370,11 @@ class FakeReddit:
         if sr.status == "private":
             return 403, {**ERRORS["forbidden"], "reason": "private"}, {}
         if sr.status == "quarantined":
-            return 403, {**ERRORS["forbidden"], "reason": "quarantined",
-                         "quarantine_message": sr.quarantine_message}, {}
+            return (
+                403,
+                {**ERRORS["forbidden"], "reason": "quarantined", "quarantine_message": sr.quarantine_message},
+                {},
+            )
         return None
 
     def _about(self, req: BaseHTTPRequestHandler, name: str) -> None:
@@ -342,13 +401,16 @@ class FakeReddit:
         limit = min(int(query.get("limit", ["25"])[0]), 100)
         after = query.get("after", [None])[0]
         with self._lock:
-            posts = sorted((p for p in self.posts.values() if p["subreddit"].lower() in subs),
-                           key=lambda p: (p["created_utc"], p["id"]), reverse=True)
+            posts = sorted(
+                (p for p in self.posts.values() if p["subreddit"].lower() in subs),
+                key=lambda p: (p["created_utc"], p["id"]),
+                reverse=True,
+            )
             start = 0
             if after:
                 ids = [p["name"] for p in posts]
                 start = ids.index(after) + 1 if after in ids else len(posts)
-            page = [copy.deepcopy(p) for p in posts[start:start + limit]]
+            page = [copy.deepcopy(p) for p in posts[start : start + limit]]
         more = start + limit < len(posts)
         children = [{"kind": "t3", "data": p} for p in page]
         self._send(req, 200, self._listing_body(children, page[-1]["name"] if page and more else None))
@@ -356,17 +418,29 @@ class FakeReddit:
     # -- answers -----------------------------------------------------------------------
     def _ratelimit_headers(self) -> dict[str, str]:
         used = min(self.used, self.quota)
-        return {"x-ratelimit-remaining": f"{self.quota - used:.1f}", "x-ratelimit-used": str(used),
-                "x-ratelimit-reset": str(self.reset_seconds)}
+        return {
+            "x-ratelimit-remaining": f"{self.quota - used:.1f}",
+            "x-ratelimit-used": str(used),
+            "x-ratelimit-reset": str(self.reset_seconds),
+        }
 
-    def _send(self, req: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None,
-              *, ratelimit: bool = True) -> None:
+    def _send(
+        self,
+        req: BaseHTTPRequestHandler,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        *,
+        ratelimit: bool = True,
+    ) -> None:
         all_headers = {"content-type": "application/json; charset=UTF-8", **(headers or {})}
         if ratelimit:
             all_headers.update(self._ratelimit_headers())
         self._send_raw(req, status, json.dumps(body).encode(), all_headers)
 
-    def _send_raw(self, req: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
+    def _send_raw(
+        self, req: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]
+    ) -> None:
         req.send_response(status)
         for name, value in headers.items():
             req.send_header(name, value)

@@ -138,7 +138,11 @@ class FakeWeb:
     def hits_for(self, path: str) -> list[Hit]:
         """Requests whose path (with query, or without when `path` has none) equals `path`."""
         with self._lock:
-            return [h for h in self.hits if h.path == path or ("?" not in path and h.path.split("?", 1)[0] == path)]
+            return [
+                h
+                for h in self.hits
+                if h.path == path or ("?" not in path and h.path.split("?", 1)[0] == path)
+            ]
 
     def paths(self) -> Iterator[str]:
         with self._lock:
@@ -155,12 +159,23 @@ class FakeGithub:
         self.web = web
         self.quota_used = 0
 
-    def repo(self, full_name: str, *, stars: int | None = None, archived: bool = False,
-             releases: list[list[int]] | None = None, etag: str = '"v1"') -> None:
+    def repo(
+        self,
+        full_name: str,
+        *,
+        stars: int | None = None,
+        archived: bool = False,
+        releases: list[list[int]] | None = None,
+        etag: str = '"v1"',
+    ) -> None:
         """A repository; `releases` are pages of releases, each a list of asset download counts."""
         body = dict(fixture("github_repo.json"))
-        body.update(full_name=full_name, name=full_name.split("/")[1], archived=archived,
-                    html_url=f"https://github.com/{full_name}")
+        body.update(
+            full_name=full_name,
+            name=full_name.split("/")[1],
+            archived=archived,
+            html_url=f"https://github.com/{full_name}",
+        )
         if stars is not None:
             body["stargazers_count"] = body["watchers_count"] = stars
         self.web.handle(f"/repos/{full_name}", self._conditional(body, etag))
@@ -188,6 +203,7 @@ class FakeGithub:
                 return Answer(304, b"", headers)
             self.quota_used += 1
             return Answer(200, body, {**headers, "x-ratelimit-remaining": str(5000 - self.quota_used)})
+
         return serve
 
     def blocked(self, full_name: str) -> None:
@@ -229,8 +245,10 @@ def telegram_no_preview(web: FakeWeb, channel: str) -> None:
 
 def robots(web: FakeWeb, *disallow: str) -> None:
     lines = ["User-agent: *", *(f"Disallow: {p}" for p in disallow)]
-    web.add("/robots.txt", Answer(200, b"\n".join(line.encode() for line in lines) + b"\n",
-                                 {"Content-Type": "text/plain"}))
+    web.add(
+        "/robots.txt",
+        Answer(200, b"\n".join(line.encode() for line in lines) + b"\n", {"Content-Type": "text/plain"}),
+    )
 
 
 def phpbb_forum(web: FakeWeb, path: str = "/phpbb") -> str:

@@ -101,17 +101,32 @@ class FakeX:
         self._next_id = 10**15
 
     # -- scripting ------------------------------------------------------------------
-    def add_user(self, username: str, *, followers: int = 100, tweets: int = 10, following: int = 5,
-                 listed: int = 1, protected: bool = False) -> dict[str, Any]:
+    def add_user(
+        self,
+        username: str,
+        *,
+        followers: int = 100,
+        tweets: int = 10,
+        following: int = 5,
+        listed: int = 1,
+        protected: bool = False,
+    ) -> dict[str, Any]:
         """A known user in the fixture's shape, with the given public metrics."""
         with self.lock:
             self._next_id += 1
             user = {
                 **self.user_template,
-                "id": str(self._next_id), "username": username, "name": username.title(),
+                "id": str(self._next_id),
+                "username": username,
+                "name": username.title(),
                 "protected": protected,
-                "public_metrics": {"followers_count": followers, "following_count": following,
-                                   "tweet_count": tweets, "listed_count": listed, "like_count": 0},
+                "public_metrics": {
+                    "followers_count": followers,
+                    "following_count": following,
+                    "tweet_count": tweets,
+                    "listed_count": listed,
+                    "like_count": 0,
+                },
             }
             self.state.users[username.lower()] = user
             return user
@@ -124,21 +139,35 @@ class FakeX:
         with self.lock:
             self.state.tweets.setdefault(query, []).extend(tweets)
 
-    def make_tweets(self, n: int, *, start_id: int | None = None,
-                    author_id: str = "2244994945") -> list[dict[str, Any]]:
+    def make_tweets(
+        self, n: int, *, start_id: int | None = None, author_id: str = "2244994945"
+    ) -> list[dict[str, Any]]:
         """n posts shaped like the fixture's second one, with increasing snowflake ids from
         `start_id` (default: an hour ago); created_at is the time the id encodes."""
         base = self.sample_tweets[1]
         first = start_id if start_id is not None else snowflake(datetime.now(UTC) - timedelta(hours=1))
         return [
-            {**base, "id": str(first + i), "edit_history_tweet_ids": [str(first + i)],
-             "text": f"post {i} about DeepFaceLab", "author_id": author_id,
-             "created_at": _iso(snowflake_time(first + i))}
+            {
+                **base,
+                "id": str(first + i),
+                "edit_history_tweet_ids": [str(first + i)],
+                "text": f"post {i} about DeepFaceLab",
+                "author_id": author_id,
+                "created_at": _iso(snowflake_time(first + i)),
+            }
             for i in range(n)
         ]
 
-    def fail(self, path: str, status: int, *, times: int = 1, reset_in: int | None = None,
-             body: Any = None, after: int = 0) -> None:
+    def fail(
+        self,
+        path: str,
+        status: int,
+        *,
+        times: int = 1,
+        reset_in: int | None = None,
+        body: Any = None,
+        after: int = 0,
+    ) -> None:
         """After `after` more requests, the next `times` requests to `path` answer `status`."""
         with self.lock:
             self.state.faults.setdefault(path, deque()).append(Fault(status, times, reset_in, body, after))
@@ -188,10 +217,17 @@ class FakeX:
     def answer_users(self, params: dict[str, str]) -> tuple[int, Any]:
         names = [n for n in params.get("usernames", "").split(",") if n]
         if not names or len(names) > 100:
-            return 400, {"errors": [{"parameters": {"usernames": [params.get("usernames", "")]},
-                                     "message": "The `usernames` query parameter value must have 1 to 100 items"}],
-                         "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                         "type": "https://api.twitter.com/2/problems/invalid-request"}
+            return 400, {
+                "errors": [
+                    {
+                        "parameters": {"usernames": [params.get("usernames", "")]},
+                        "message": "The `usernames` query parameter value must have 1 to 100 items",
+                    }
+                ],
+                "title": "Invalid Request",
+                "detail": "One or more parameters to your request was invalid.",
+                "type": "https://api.twitter.com/2/problems/invalid-request",
+            }
         fields = set(params.get("user.fields", "").split(","))
         data, errors = [], []
         with self.lock:
@@ -202,7 +238,9 @@ class FakeX:
                 elif low in self.state.users:
                     user = self.state.users[low]
                     # X returns only the default fields plus those asked for.
-                    data.append({k: v for k, v in user.items() if k in ("id", "name", "username") or k in fields})
+                    data.append(
+                        {k: v for k, v in user.items() if k in ("id", "name", "username") or k in fields}
+                    )
                 else:
                     errors.append(_fill(self.error_shapes["not_found"], name))
         body: dict[str, Any] = {}
@@ -214,20 +252,31 @@ class FakeX:
 
     def answer_counts(self, params: dict[str, str]) -> tuple[int, Any]:
         if params.get("granularity", "hour") != "day":
-            return 400, {"title": "Invalid Request", "detail": "the fake only answers granularity=day",
-                         "type": "https://api.twitter.com/2/problems/invalid-request"}
+            return 400, {
+                "title": "Invalid Request",
+                "detail": "the fake only answers granularity=day",
+                "type": "https://api.twitter.com/2/problems/invalid-request",
+            }
         now = datetime.now(UTC).replace(microsecond=0)
         start = _parse(params.get("start_time")) or now - timedelta(days=7)
         if start < now - timedelta(days=7):
-            return 400, {"errors": [{"parameters": {"start_time": [params["start_time"]]},
-                                     "message": "Invalid 'start_time':'...'. 'start_time' must be on or after the last 7 days."}],
-                         "title": "Invalid Request", "type": "https://api.twitter.com/2/problems/invalid-request"}
+            return 400, {
+                "errors": [
+                    {
+                        "parameters": {"start_time": [params["start_time"]]},
+                        "message": "Invalid 'start_time':'...'. 'start_time' must be on or after the last 7 days.",
+                    }
+                ],
+                "title": "Invalid Request",
+                "type": "https://api.twitter.com/2/problems/invalid-request",
+            }
         buckets, total, cursor = [], 0, start
         while cursor < now:
             end = min(datetime.combine(cursor.date() + timedelta(days=1), datetime.min.time(), UTC), now)
             with self.lock:
-                count = self.state.day_counts.get(cursor.date(),
-                                                  self.series[cursor.date().toordinal() % len(self.series)])
+                count = self.state.day_counts.get(
+                    cursor.date(), self.series[cursor.date().toordinal() % len(self.series)]
+                )
             buckets.append({"end": _iso(end), "start": _iso(cursor), "tweet_count": count})
             total += count
             cursor = end
@@ -237,33 +286,53 @@ class FakeX:
         query = params.get("query", "")
         size = int(params.get("max_results", "10"))
         if not 10 <= size <= 100:
-            return 400, {"title": "Invalid Request", "detail": "max_results must be 10..100",
-                         "type": "https://api.twitter.com/2/problems/invalid-request"}
+            return 400, {
+                "title": "Invalid Request",
+                "detail": "max_results must be 10..100",
+                "type": "https://api.twitter.com/2/problems/invalid-request",
+            }
         since = int(params.get("since_id", "0") or 0)
         oldest = datetime.now(UTC) - timedelta(days=7)
         if since and snowflake_time(since) < oldest:
             # X's answer to a since_id older than recent search reaches.
             after = oldest.strftime("%Y-%m-%dT%H:%MZ")
-            msg = (f"Invalid 'since_id':'{since}'. 'since_id' must be a tweet id created after {after}. "
-                   f"Please use a 'since_id' that is a tweet id created after {after}.")
-            return 400, {"errors": [{"parameters": {"since_id": [str(since)]}, "message": msg}],
-                         "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                         "type": "https://api.twitter.com/2/problems/invalid-request"}
+            msg = (
+                f"Invalid 'since_id':'{since}'. 'since_id' must be a tweet id created after {after}. "
+                f"Please use a 'since_id' that is a tweet id created after {after}."
+            )
+            return 400, {
+                "errors": [{"parameters": {"since_id": [str(since)]}, "message": msg}],
+                "title": "Invalid Request",
+                "detail": "One or more parameters to your request was invalid.",
+                "type": "https://api.twitter.com/2/problems/invalid-request",
+            }
         offset = int(params["next_token"].rsplit("-", 1)[1]) if params.get("next_token") else 0
         fields = set(params.get("tweet.fields", "").split(","))
         with self.lock:
             # Recent search reaches 7 days back, whatever since_id says.
-            posts = sorted((t for t in self.state.tweets.get(query, [])
-                            if int(t["id"]) > since and snowflake_time(int(t["id"])) >= oldest),
-                           key=lambda t: int(t["id"]), reverse=True)
-        page = posts[offset:offset + size]
+            posts = sorted(
+                (
+                    t
+                    for t in self.state.tweets.get(query, [])
+                    if int(t["id"]) > since and snowflake_time(int(t["id"])) >= oldest
+                ),
+                key=lambda t: int(t["id"]),
+                reverse=True,
+            )
+        page = posts[offset : offset + size]
         if not page:
             return 200, {"meta": {"result_count": 0}}
-        meta: dict[str, Any] = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"], "result_count": len(page)}
+        meta: dict[str, Any] = {
+            "newest_id": page[0]["id"],
+            "oldest_id": page[-1]["id"],
+            "result_count": len(page),
+        }
         if offset + size < len(posts):
             meta["next_token"] = f"b26v89c19zqg8o3fp-{offset + size}"
-        data = [{k: v for k, v in t.items() if k in ("id", "text", "edit_history_tweet_ids") or k in fields}
-                for t in page]
+        data = [
+            {k: v for k, v in t.items() if k in ("id", "text", "edit_history_tweet_ids") or k in fields}
+            for t in page
+        ]
         return 200, {"data": data, "meta": meta}
 
 
@@ -303,14 +372,23 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Authorization") != f"Bearer {fake.token}":
                 return self.reply(401, fake.problems["unauthorized"], headers, now)
             if path not in routes:
-                return self.reply(404, {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]},
-                                  headers, now)
+                return self.reply(
+                    404,
+                    {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]},
+                    headers,
+                    now,
+                )
             reset = int(now) + 900
             with fake.lock:
                 fake.state.remaining[path] += 1
                 remaining = max(LIMITS[path] - fake.state.remaining[path], 0)
-            headers.update({"x-rate-limit-limit": str(LIMITS[path]), "x-rate-limit-remaining": str(remaining),
-                            "x-rate-limit-reset": str(reset)})
+            headers.update(
+                {
+                    "x-rate-limit-limit": str(LIMITS[path]),
+                    "x-rate-limit-remaining": str(remaining),
+                    "x-rate-limit-reset": str(reset),
+                }
+            )
             fault = fake.next_fault(path)
             if fault is not None:
                 return self.reply_fault(fault, headers, now)

@@ -49,8 +49,10 @@ def settings(batch_size: int = 10, *, lock_wait: float = 0, extra: str = "") -> 
     and `lock_stale_seconds` is an hour: a dead holder's lock must be recognised as dead,
     not waited out.
     """
-    return (f"[crawler]\nbatch_size = {batch_size}\nlock_wait_seconds = {lock_wait}\n"
-            f"lock_stale_seconds = 3600\n{FAST_RETRIES}{extra}")
+    return (
+        f"[crawler]\nbatch_size = {batch_size}\nlock_wait_seconds = {lock_wait}\n"
+        f"lock_stale_seconds = 3600\n{FAST_RETRIES}{extra}"
+    )
 
 
 # --------------------------------------------------------------------------- gates
@@ -182,26 +184,37 @@ class Crawl:
         return [*args, "--only", self.only] if self.only else args
 
     def start(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(), cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            self.argv(), cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def run(self, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(), cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        return subprocess.run(
+            self.argv(), cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
 
-def make_crawl(directory: Path, db_url: str, watchlist: dict[str, Any], settings_toml: str, *,
-               endpoints: Mapping[str, str] | None = None, credentials: Mapping[str, str] | None = None,
-               only: str | None = None) -> Crawl:
+def make_crawl(
+    directory: Path,
+    db_url: str,
+    watchlist: dict[str, Any],
+    settings_toml: str,
+    *,
+    endpoints: Mapping[str, str] | None = None,
+    credentials: Mapping[str, str] | None = None,
+    only: str | None = None,
+) -> Crawl:
     """A config directory and the environment DESIGN.md names (URL, endpoints, credentials)."""
     write_config(directory, watchlist, settings_toml)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DFWATCH_", "REDDIT_", "X_", "GITHUB_"))}
-    env.update({
-        "DFWATCH_DATABASE_URL": db_url,
-        "DFWATCH_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "PYTHONPATH": str(ROOT),
-        "COLUMNS": "200",
-    })
+    env.update(
+        {
+            "DFWATCH_DATABASE_URL": db_url,
+            "DFWATCH_PSEUDONYM_KEY": PSEUDONYM_KEY,
+            "PYTHONPATH": str(ROOT),
+            "COLUMNS": "200",
+        }
+    )
     env.update({f"DFWATCH_ENDPOINT_{k.upper()}": v for k, v in (endpoints or {}).items()})
     env.update(credentials or {})
     return Crawl(directory, env, only)

@@ -51,8 +51,9 @@ class TcpProxy:
     def __enter__(self) -> TcpProxy:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @contextlib.contextmanager
@@ -116,10 +117,13 @@ class TcpProxy:
                 self._pairs.add(pair)
                 self.accepted += 1
             for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst, pair), name="tcpproxy-pump",
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._pump, args=(src, dst, pair), name="tcpproxy-pump", daemon=True
+                ).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, pair: tuple[socket.socket, socket.socket]) -> None:
+    def _pump(
+        self, src: socket.socket, dst: socket.socket, pair: tuple[socket.socket, socket.socket]
+    ) -> None:
         try:
             while True:
                 data = src.recv(BUFFER)

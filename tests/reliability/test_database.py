@@ -45,14 +45,28 @@ EXIT_FAILED = 1
 
 
 def x_crawl(fake: GatedX, db_url: str, directory: Path, queries: list[str], **kw: Any) -> Crawl:
-    return make_crawl(directory, db_url, {"x": {"queries": queries}}, settings(10),
-                      endpoints={"x": fake.url}, credentials={"X_BEARER_TOKEN": TOKEN}, **kw)
+    return make_crawl(
+        directory,
+        db_url,
+        {"x": {"queries": queries}},
+        settings(10),
+        endpoints={"x": fake.url},
+        credentials={"X_BEARER_TOKEN": TOKEN},
+        **kw,
+    )
 
 
 def posts_of(db_url: str, handle: str) -> set[str]:
-    return {r[0] for r in query(db_url, """
+    return {
+        r[0]
+        for r in query(
+            db_url,
+            """
         select p.external_id from posts p join communities c on c.id = p.community_id
-        where c.handle = :h""", h=handle)}
+        where c.handle = :h""",
+            h=handle,
+        )
+    }
 
 
 # --------------------------------------------------------------------------- SQLite busy
@@ -173,8 +187,12 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     mount_exe, umount_exe = shutil.which("mount"), shutil.which("umount")
     if not mount_exe or not umount_exe or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root; the page-cap test covers SQLITE_FULL")
-    res = subprocess.run([mount_exe, "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [mount_exe, "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if res.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
     try:

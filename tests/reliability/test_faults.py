@@ -51,19 +51,33 @@ def x_world(fake: GatedX) -> dict[str, set[str]]:
 
 
 def x_crawl(fake: GatedX, db_url: str, tmp_path: Path) -> Any:
-    return make_crawl(tmp_path / "config", db_url, {"x": {"accounts": ACCOUNTS, "queries": QUERIES}},
-                      settings(10), endpoints={"x": fake.url}, credentials={"X_BEARER_TOKEN": TOKEN})
+    return make_crawl(
+        tmp_path / "config",
+        db_url,
+        {"x": {"accounts": ACCOUNTS, "queries": QUERIES}},
+        settings(10),
+        endpoints={"x": fake.url},
+        credentials={"X_BEARER_TOKEN": TOKEN},
+    )
 
 
 def stored_posts(db_url: str, handle: str) -> set[str]:
-    return {r[0] for r in query(db_url, """
+    return {
+        r[0]
+        for r in query(
+            db_url,
+            """
         select p.external_id from posts p join communities c on c.id = p.community_id
-        where c.handle = :h""", h=handle)}
+        where c.handle = :h""",
+            h=handle,
+        )
+    }
 
 
 def x_source_row(db_url: str) -> tuple[Any, ...]:
-    (row,) = query(db_url, "select status, requests, retries, errors, error_summary from run_sources "
-                           "where source = 'x'")
+    (row,) = query(
+        db_url, "select status, requests, retries, errors, error_summary from run_sources where source = 'x'"
+    )
     return row
 
 
@@ -98,8 +112,9 @@ def test_429_storm_on_one_query_is_retried_within_bound_and_the_run_is_partial(
     for q in QUERIES[1:]:
         assert stored_posts(sqlite_url, q) == served[q]
     assert scalar(sqlite_url, "select count(*) from metrics where metric = 'members'") == len(ACCOUNTS)
-    assert scalar(sqlite_url, "select count(distinct community_id) from metrics where metric = 'posts_per_day'") \
-        == len(QUERIES)
+    assert scalar(
+        sqlite_url, "select count(distinct community_id) from metrics where metric = 'posts_per_day'"
+    ) == len(QUERIES)
 
 
 def test_5xx_bursts_are_retried_and_a_burst_longer_than_the_retries_fails_only_its_call(
@@ -121,9 +136,15 @@ def test_5xx_bursts_are_retried_and_a_burst_longer_than_the_retries_fails_only_i
     assert scalar(sqlite_url, "select count(*) from metrics where metric = 'members'") == len(ACCOUNTS)
     for q in QUERIES:
         assert stored_posts(sqlite_url, q) == served[q]
-    counted = {r[0] for r in query(sqlite_url, """
+    counted = {
+        r[0]
+        for r in query(
+            sqlite_url,
+            """
         select distinct c.handle from metrics m join communities c on c.id = m.community_id
-        where m.metric = 'posts_per_day'""")}
+        where m.metric = 'posts_per_day'""",
+        )
+    }
     assert counted == set(QUERIES[1:])
 
 
@@ -165,19 +186,30 @@ def test_a_malformed_reddit_listing_fails_its_listing_and_the_subreddit_data_is_
         fake_reddit.add_post(name, now - 600, title="A DeepFaceLab question")
     fake_reddit.script("/r/", Fault.malformed(), match="limit=")  # the combined /new listing
     crawl = make_crawl(
-        tmp_path / "config", sqlite_url, {"reddit": {"subreddits": names}}, settings(10),
+        tmp_path / "config",
+        sqlite_url,
+        {"reddit": {"subreddits": names}},
+        settings(10),
         endpoints={"reddit": fake_reddit.url},
-        credentials={"REDDIT_CLIENT_ID": fake_reddit.client_id, "REDDIT_CLIENT_SECRET": fake_reddit.client_secret},
+        credentials={
+            "REDDIT_CLIENT_ID": fake_reddit.client_id,
+            "REDDIT_CLIENT_SECRET": fake_reddit.client_secret,
+        },
     )
 
     done = crawl.run()
 
     assert done.returncode == EXIT_PARTIAL, done.stderr
     assert "Traceback" not in done.stderr
-    (status, errors, summary), = query(sqlite_url, "select status, errors, error_summary from run_sources")
+    ((status, errors, summary),) = query(sqlite_url, "select status, errors, error_summary from run_sources")
     assert (status, errors) == ("partial", 1)
     assert summary.startswith("r/Alpha+Beta: ")
-    members = dict(query(sqlite_url, """
+    members = dict(
+        query(
+            sqlite_url,
+            """
         select c.handle, m.value from metrics m join communities c on c.id = m.community_id
-        where m.metric = 'members' and m.source = 'reddit_api'"""))
+        where m.metric = 'members' and m.source = 'reddit_api'""",
+        )
+    )
     assert members == {"Alpha": 100, "Beta": 101}

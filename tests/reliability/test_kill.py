@@ -42,9 +42,15 @@ def test_killed_reddit_crawl_is_aborted_and_the_next_crawl_stores_everything_onc
 ) -> None:
     reddit_world(fake_reddit)
     crawl = make_crawl(
-        tmp_path / "config", db_url, {"reddit": {"subreddits": SUBREDDITS}}, settings(10),
+        tmp_path / "config",
+        db_url,
+        {"reddit": {"subreddits": SUBREDDITS}},
+        settings(10),
         endpoints={"reddit": fake_reddit.url},
-        credentials={"REDDIT_CLIENT_ID": fake_reddit.client_id, "REDDIT_CLIENT_SECRET": fake_reddit.client_secret},
+        credentials={
+            "REDDIT_CLIENT_ID": fake_reddit.client_id,
+            "REDDIT_CLIENT_SECRET": fake_reddit.client_secret,
+        },
     )
     fake_reddit.listing_gate = gate = Gate(nth=2)  # hold the second page of /r/a+b+.../new
 
@@ -69,9 +75,15 @@ def test_killed_reddit_crawl_is_aborted_and_the_next_crawl_stores_everything_onc
     stored = [r[0] for r in query(db_url, "select external_id from posts where platform = 'reddit'")]
     assert sorted(stored) == sorted(fake_reddit.posts)  # every post served, each once
     assert scalar(db_url, "select count(*) from mentions") == POSTS  # one DeepFaceLab mention each
-    members = dict(query(db_url, """
+    members = dict(
+        query(
+            db_url,
+            """
         select c.handle, m.value from metrics m join communities c on c.id = m.community_id
-        where m.metric = 'members' and m.source = 'reddit_api' and m.run_id = :r""", r=runs[1][0]))
+        where m.metric = 'members' and m.source = 'reddit_api' and m.run_id = :r""",
+            r=runs[1][0],
+        )
+    )
     assert members == {name: 1000 + i for i, name in enumerate(SUBREDDITS)}
     # The killed run's committed observations stay, attributed to it; none was written twice.
     assert scalar(db_url, "select count(*) from metrics where run_id = :r", r=run_id) == committed
@@ -86,8 +98,12 @@ def test_killed_x_search_is_resumed_without_losing_older_posts(
     served = fake_x.make_tweets(250)  # three search pages of 100, newest first
     fake_x.add_tweets(QUERY, served)
     crawl = make_crawl(
-        tmp_path / "config", db_url, {"x": {"queries": [QUERY]}}, settings(10),
-        endpoints={"x": fake_x.url}, credentials={"X_BEARER_TOKEN": TOKEN},
+        tmp_path / "config",
+        db_url,
+        {"x": {"queries": [QUERY]}},
+        settings(10),
+        endpoints={"x": fake_x.url},
+        credentials={"X_BEARER_TOKEN": TOKEN},
     )
     gate = fake_x.gate(SEARCH, nth=2)
 
@@ -117,9 +133,15 @@ def test_reddit_crawl_dying_mid_write_is_resumed_without_losing_older_posts(
     for i in range(300):
         fake_reddit.add_post(names[i % 3], now - 3600 - 60 * i, title="DeepFaceLab " + "y" * 1500)
     crawl = make_crawl(
-        tmp_path / "config", db_url, {"reddit": {"subreddits": names}}, settings(10),
+        tmp_path / "config",
+        db_url,
+        {"reddit": {"subreddits": names}},
+        settings(10),
         endpoints={"reddit": fake_reddit.url},
-        credentials={"REDDIT_CLIENT_ID": fake_reddit.client_id, "REDDIT_CLIENT_SECRET": fake_reddit.client_secret},
+        credentials={
+            "REDDIT_CLIENT_ID": fake_reddit.client_id,
+            "REDDIT_CLIENT_SECRET": fake_reddit.client_secret,
+        },
     )
     crawl.program = (str(Path(__file__).with_name("capped_cli.py")),)
     crawl.env["DFWATCH_TEST_MAX_PAGES"] = "120"  # the schema takes ~30 pages; some 80 posts fit after it

@@ -59,15 +59,18 @@ def refused_error() -> OperationalError:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # free once closed: nothing listens there
-    eng = create_engine(f"postgresql+psycopg://nobody@127.0.0.1:{port}/x", connect_args={"connect_timeout": 2})
+    eng = create_engine(
+        f"postgresql+psycopg://nobody@127.0.0.1:{port}/x", connect_args={"connect_timeout": 2}
+    )
     with pytest.raises(OperationalError) as info:
         eng.connect()
     return info.value
 
 
 def test_full_database_is_not_transient_and_becomes_one_sentence(tmp_path: Path) -> None:
-    full = real_error("insert into t values (randomblob(100000))",
-                      setup="create table t (x); PRAGMA max_page_count = 5")
+    full = real_error(
+        "insert into t values (randomblob(100000))", setup="create table t (x); PRAGMA max_page_count = 5"
+    )
     calls = []
 
     def write() -> None:
@@ -126,12 +129,21 @@ def test_other_errors_are_not_retried() -> None:
 def batch(config: Any) -> list[Any]:
     enrich = Enricher(config)
     now = datetime(2026, 1, 5, 12, tzinfo=UTC)
-    posts = [Post(KEY, str(1000 + i), created_at=now - timedelta(minutes=i), title=f"DeepFaceLab {i}",
-                  author=f"user{i}") for i in range(30)]
+    posts = [
+        Post(
+            KEY,
+            str(1000 + i),
+            created_at=now - timedelta(minutes=i),
+            title=f"DeepFaceLab {i}",
+            author=f"user{i}",
+        )
+        for i in range(30)
+    ]
     points = [MetricPoint(KEY, "posts_per_day", 100 + d, now - timedelta(days=d), "x_api") for d in range(5)]
     account = CommunityKey("x", "account", "someone")
-    seen = [CommunityObservation(account, now, "x_api", status="suspended", status_reason="suspended",
-                                 metrics={})]
+    seen = [
+        CommunityObservation(account, now, "x_api", status="suspended", status_reason="suspended", metrics={})
+    ]
     records: list[Record] = [*posts, *points, *seen]
     return [enrich(r) for r in records]
 
@@ -142,7 +154,9 @@ def counts(engine: Engine) -> dict[str, int]:
         return {t: conn.execute(text(f"select count(*) from {t}")).scalar_one() for t in tables}  # noqa: S608
 
 
-def test_a_batch_rewritten_after_a_lost_acknowledgement_is_stored_once(engine: Engine, make_config: Any) -> None:
+def test_a_batch_rewritten_after_a_lost_acknowledgement_is_stored_once(
+    engine: Engine, make_config: Any
+) -> None:
     config = make_config({"x": {"queries": ["DeepFaceLab"], "accounts": ["someone"]}})
     store = Store(engine, batch_size=1000)
     store.sync_tools(config.tools)
