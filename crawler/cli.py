@@ -16,6 +16,7 @@ import typer
 
 from crawler import __version__
 from crawler.config import SOURCE_NAMES, Config, load_config
+from crawler.config.loader import config_dir as _config_dir
 from crawler.errors import ConfigError, DfwatchError
 
 log = logging.getLogger("dfwatch.cli")
@@ -61,8 +62,21 @@ def guarded(fn: Callable[[], T]) -> T:
         ) from None
 
 
-def _config(directory: Path | None) -> Config:
-    return load_config(directory)
+def _config(directory: Path | None, *, command: str | None = None) -> Config:
+    """The config. `command` names a command that needs a watchlist (crawl, schedule, ...);
+    the others run on the defaults and the environment where there is no config directory."""
+    if command is None:
+        return load_config(directory, need_watchlist=False)
+    try:
+        return load_config(directory)
+    except ConfigError as exc:
+        if exc.problem.startswith("config directory not found"):
+            where = _config_dir(directory)
+            raise ConfigError(
+                f"dfwatch {command} needs a watchlist: no config directory at {where} "
+                "(use --config DIR or $DFWATCH_CONFIG; `make demo` runs without one)"
+            ) from None
+        raise
 
 
 def _print_version(value: bool) -> None:
@@ -107,7 +121,7 @@ def crawl(
         from crawler.progress import CrawlProgress
         from crawler.run import run_crawl
 
-        cfg = _config(config)
+        cfg = _config(config, command="crawl")
         with CrawlProgress() as progress:
             result = run_crawl(cfg, only=names, trigger=trigger, on_source=progress.update)
         progress.summary(result, cfg.database_url)
@@ -129,7 +143,7 @@ def schedule(
         from crawler.config import config_dir
         from crawler.schedule import list_jobs, run_scheduler
 
-        cfg = _config(config)
+        cfg = _config(config, command="schedule")
         if list_:
             for job in list_jobs(cfg):
                 nxt = job.next_run_time.isoformat() if job.next_run_time else "paused"
@@ -242,33 +256,33 @@ def sources(config: ConfigOpt = None) -> None:
     """What is configured, and which credentials are present (never their values)."""
 
     def body() -> int:
-        from crawler.config import CREDENTIALS, OPTIONAL_CREDENTIALS
-        from crawler.sources.base import get_source
-
-        cfg = _config(config)
         from rich.console import Console
         from rich.table import Table
 
+        from crawler.plugins import declared
+        from crawler.sources.registry import get_source
+
+        cfg = _config(config)
         table = Table("source", "targets", "credentials", "state")
-        for name in SOURCE_NAMES:
-            n = len(cfg.targets(name))
-            creds = [f"{v} {'set' if cfg.credential(v) else 'missing'}" for v in CREDENTIALS.get(name, ())]
-            creds += [
-                f"{v} {'set' if cfg.credential(v) else 'unset (optional)'}"
-                for v in OPTIONAL_CREDENTIALS.get(name, ())
+        for spec in declared():
+            n = len(cfg.targets(spec.name))
+            creds = [
+                f"{c.variable} {'set' if cfg.credential(c.variable) else ('missing' if c.required else 'unset (optional)')}"
+                for c in spec.credentials
             ]
-            missing = cfg.missing_credentials(name)
+            missing = cfg.missing_credentials(spec.name)
             if not n:
                 state = "nothing watched"
-            elif get_source(name) is None:
+            elif get_source(spec.name) is None:
                 state = "not available"
             elif missing:
                 state = f"skipped: set {' and '.join(missing)}"
             else:
                 state = "enabled"
-            table.add_row(name, str(n), "\n".join(creds) or "none needed", state)
+            table.add_row(spec.name, str(n), "\n".join(creds) or "none needed", state)
         Console().print(table)
-        typer.echo(f"config: {cfg.directory}   database: {_redact(cfg.database_url)}")
+        where = str(cfg.directory) if cfg.directory else "none (defaults and environment)"
+        typer.echo(f"config: {where}   database: {_redact(cfg.database_url)}")
         return 0
 
     raise typer.Exit(guarded(body))

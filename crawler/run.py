@@ -20,15 +20,19 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import __version__
-from crawler.config import SOURCE_NAMES, Config
+from crawler.config import Config
 from crawler.db import runlog
 from crawler.db.engine import make_engine, upgrade
-from crawler.db.retry import DatabaseFull, write_with_retries
+from crawler.db.retry import DatabaseFull
 from crawler.db.store import Store
 from crawler.enrich import Enricher
 from crawler.errors import ConfigError, DfwatchError, SourceError, StoreError
-from crawler.records import Record, utcnow
-from crawler.sources.base import Source, SourceContext, SourceStats, get_source
+from crawler.plugins import source_names
+from crawler.records import utcnow
+from crawler.sink import RecordSink, StorePosts, StoreState
+from crawler.sources.base import Source, SourceContext
+from crawler.sources.registry import get_source
+from crawler.stats import SourceStats
 
 log = logging.getLogger("dfwatch.run")
 
@@ -55,52 +59,15 @@ class RunResult:
         return {"ok": EXIT_OK, "partial": EXIT_PARTIAL}.get(self.status, EXIT_FAILED)
 
 
-class _Sink:
-    """Enriches records and writes them to the store in batches of `batch_size`.
-
-    Each batch is written whole, and written again after a transient database failure
-    (bounded; see `crawler.db.retry`): the store's upserts make a repeated batch harmless.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        enricher: Enricher,
-        run_id: int,
-        batch_size: int,
-        *,
-        store_sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.store, self.enricher, self.run_id = store, enricher, run_id
-        self.batch_size = batch_size
-        self.buffer: list[Record] = []
-        self.store_sleep = store_sleep  # real time: a database outage is not a platform wait
-
-    def __call__(self, record: Record) -> None:
-        self.buffer.append(self.enricher(record))
-        if len(self.buffer) >= self.batch_size:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.buffer:
-            batch, self.buffer = self.buffer, []
-            write_with_retries(
-                lambda: self.store.write(batch, self.run_id),
-                what=f"run={self.run_id} records={len(batch)}",
-                sleep=self.store_sleep,
-            )
-
-
 def resolve_sources(only: Sequence[str] | None) -> list[str]:
     """Validate `--only` names against the known sources; keep DESIGN.md's order."""
+    names = source_names()
     if not only:
-        return list(SOURCE_NAMES)
-    unknown = [s for s in only if s not in SOURCE_NAMES]
+        return list(names)
+    unknown = [s for s in only if s not in names]
     if unknown:
-        raise ConfigError(
-            f"unknown source {', '.join(unknown)} (known: {', '.join(SOURCE_NAMES)})", entry="--only"
-        )
-    return [s for s in SOURCE_NAMES if s in only]
+        raise ConfigError(f"unknown source {', '.join(unknown)} (known: {', '.join(names)})", entry="--only")
+    return [s for s in names if s in only]
 
 
 def plan(config: Config, names: Sequence[str]) -> tuple[list[tuple[str, Source]], dict[str, SourceOutcome]]:
@@ -185,7 +152,8 @@ def _run(
     store = Store(engine, batch_size=config.settings.crawler.batch_size)
     store.ensure_communities([t.key for t in config.all_targets()], utcnow())
     store.sync_tools(config.tools)
-    sink = _Sink(store, enricher, run_id, config.settings.crawler.batch_size)
+    sink = RecordSink(store, enricher, run_id, config.settings.crawler.batch_size)
+    known = StorePosts(store)
 
     for name, outcome in skipped.items():
         log.warning("source=%s skipped: %s", name, outcome.skipped_reason)
@@ -210,7 +178,17 @@ def _run(
             runlog.start_source(engine, run_id, name)
             notify(name, "start")
             contexts.append(
-                (source, SourceContext(name, config, store, run_id, sink, sleep=sleep, flush=sink.flush))
+                (
+                    source,
+                    SourceContext(
+                        name,
+                        config,
+                        sink,
+                        state=StoreState(store, name, sink.save_state),
+                        known=known,
+                        sleep=sleep,
+                    ),
+                )
             )
         error: str | None = None
         try:

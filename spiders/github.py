@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from crawler.config import WatchTarget
 
 SOURCE = "github_api"
-STATE = "github"
 
 
 class GithubSpider(DfwatchSpider):
@@ -46,7 +45,7 @@ class GithubSpider(DfwatchSpider):
 
     # -- conditional-request state ---------------------------------------------------
     def _state(self, url: str) -> dict[str, Any] | None:
-        raw = self.ctx.store.get_state(STATE, url)
+        raw = self.ctx.state.get(url)
         if not raw:
             return None
         try:
@@ -58,7 +57,7 @@ class GithubSpider(DfwatchSpider):
     def _remember(self, url: str, response: Response, data: dict[str, Any]) -> None:
         etag = response.headers.get(b"ETag")
         if etag:
-            self.ctx.store.set_state(STATE, url, json.dumps({"etag": etag.decode("latin-1"), "data": data}))
+            self.ctx.checkpoint(url, json.dumps({"etag": etag.decode("latin-1"), "data": data}))
 
     def api_request(self, url: str, callback: Any, target: WatchTarget, **cb_kwargs: Any) -> Request:
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -135,7 +134,7 @@ class GithubSpider(DfwatchSpider):
             yield self.observation(target, facts, None)
             return
         total += int(downloads)
-        if nxt and page >= self.ctx.config.settings.github.max_release_pages:
+        if nxt and page >= self.ctx.settings.max_release_pages:
             self.ctx.log.warning(
                 "source=github target=%s more than %d release pages: release_downloads left absent",
                 target.key.handle,

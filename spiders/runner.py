@@ -29,15 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dfwatch.spiders")
 
-SPIDERS: dict[str, str] = {
-    "github": "spiders.github.GithubSpider",
-    "discord": "spiders.discord.DiscordSpider",
-    "telegram": "spiders.telegram.TelegramSpider",
-    "forums": "spiders.forums.ForumsSpider",
-    "mastodon": "spiders.mastodon.MastodonSpider",
-    "arctic_shift": "spiders.arctic_shift.ArcticShiftSpider",
-}
-
 
 class CrawlWatch:
     """Follows one spider: exceptions in its callbacks, and whether it finished.
@@ -80,7 +71,7 @@ def schedule(runner: CrawlerRunner, members: Sequence[tuple[Source, SourceContex
     """Start one crawler per source on `runner`; returns their watches (keep them)."""
     watches = []
     for source, ctx in members:
-        spidercls = load_object(SPIDERS[source.name])
+        spidercls = load_object(source.spec.fetcher.replace(":", "."))
         crawler = runner.create_crawler(spidercls)
         watch = CrawlWatch(ctx, crawler)
         runner.crawl(crawler, ctx=ctx).addErrback(watch.on_crawl_failed)

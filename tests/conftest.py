@@ -117,6 +117,15 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
+def allow_private_hosts(settings: str) -> str:
+    """Settings that let watchlist entries name 127.0.0.1 (every fake server lives there)."""
+    if "allow_private_hosts" in settings:
+        return settings
+    if "[crawler]" in settings:
+        return settings.replace("[crawler]", "[crawler]\nallow_private_hosts = true", 1)
+    return settings + "\n[crawler]\nallow_private_hosts = true\n"
+
+
 def write_config(
     directory: Path,
     watchlist: dict[str, Any] | None = None,
@@ -125,7 +134,7 @@ def write_config(
 ) -> Path:
     """Write a config directory; the default tools are the project's own taxonomy."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "settings.toml").write_text(settings)
+    (directory / "settings.toml").write_text(allow_private_hosts(settings))
     (directory / "watchlist.yaml").write_text(yaml.safe_dump(watchlist or {}))
     if tools is None:
         src = Path(__file__).resolve().parent.parent / "config" / "tools.yaml"

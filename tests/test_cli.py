@@ -106,7 +106,49 @@ def test_sources_lists_credentials_without_values(tmp_path: Path) -> None:
 def test_missing_config_directory_is_a_config_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["crawl", "--config", str(tmp_path / "nope")], env=_env(tmp_path))
     assert result.exit_code == 2
-    assert "config directory not found" in result.output
+    assert result.output.startswith("dfwatch: dfwatch crawl needs a watchlist: no config directory at ")
+    assert result.output.count("\n") == 1  # one sentence, no traceback
+
+
+def _bare(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dfwatch ARGS` in an empty directory: no ./config, no $DFWATCH_CONFIG."""
+    work = tmp_path / "empty"
+    work.mkdir(exist_ok=True)
+    env = {"PATH": "/usr/bin:/bin", "DFWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_commands_without_a_watchlist_run_in_an_empty_directory(tmp_path: Path) -> None:
+    upgraded = _bare(tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "at revision" in upgraded.stdout
+    for args in (
+        ["query", "select count(*) as n from communities"],
+        ["report", "--format", "json"],
+        ["export", "--out", str(tmp_path / "export")],
+        ["sources"],
+    ):
+        done = _bare(tmp_path, *args)
+        assert done.returncode == 0, (args, done.stderr)
+        assert "config directory not found" not in done.stderr
+    assert not (tmp_path / "empty" / "config").exists()
+
+
+@pytest.mark.parametrize("command", ["crawl", "schedule"])
+def test_commands_that_need_a_watchlist_say_so_in_one_sentence(tmp_path: Path, command: str) -> None:
+    done = _bare(tmp_path, command)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        f"dfwatch: dfwatch {command} needs a watchlist: no config directory at config "
+    )
+    assert done.stderr.count("\n") == 1
 
 
 def test_module_entry_point_runs(tmp_path: Path) -> None:

@@ -29,11 +29,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from crawler.config import SOURCE_NAMES, Config
+from crawler.cron import crontab_trigger, crontab_weekdays
 from crawler.db.engine import make_engine
 from crawler.db.runlog import LOCKS, RUNS, RunLock
 from crawler.errors import LockTimeout
 from crawler.schedule import list_jobs, run_scheduler
-from crawler.schedule.cron import crontab_trigger, crontab_weekdays
 from crawler.schedule.jobs import DEFAULT_JOB, JOBS_TABLE
 
 ROOT = Path(__file__).resolve().parent.parent

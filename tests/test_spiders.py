@@ -20,7 +20,9 @@ from crawler.config import Config, WatchTarget
 from crawler.db.store import Store
 from crawler.enrich import Enricher
 from crawler.records import Record
-from crawler.sources.base import SourceContext, get_source
+from crawler.sink import StoreState
+from crawler.sources.base import SourceContext
+from crawler.sources.registry import get_source
 from spiders.runner import schedule, settle
 from spiders.settings import scrapy_settings
 from tests.fakes.web import (
@@ -50,16 +52,6 @@ def web() -> Iterator[FakeWeb]:
         yield fake
 
 
-class _Ctx(SourceContext):
-    """A SourceContext whose targets can be given directly (Mastodon on a plain-http fake)."""
-
-    override: list[WatchTarget] | None = None
-
-    @property
-    def targets(self) -> list[WatchTarget]:
-        return self.override if self.override is not None else super().targets
-
-
 class Harness:
     """Runs spiders like the run does: records enriched, then written to the store."""
 
@@ -76,10 +68,13 @@ class Harness:
         self.records.append(record)
         self.store.write([self.enricher(record)], None)
 
-    def context(self, name: str, targets: list[WatchTarget] | None = None) -> _Ctx:
-        ctx = _Ctx(name, self.config, self.store, None, self.sink)
-        ctx.override = targets
-        return ctx
+    def save_state(self, source: str, key: str, value: str) -> None:
+        self.store.set_state(source, key, value)
+
+    def context(self, name: str, targets: list[WatchTarget] | None = None, sink: Any = None) -> SourceContext:
+        """A context like the run's; `targets` given directly (Mastodon on a plain-http fake)."""
+        state = StoreState(self.store, name, self.save_state)
+        return SourceContext(name, self.config, sink or self.sink, state=state, targets=targets)
 
     async def crawl(self, *contexts: SourceContext) -> None:
         runner = CrawlerRunner(scrapy_settings(self.config, FAST))
@@ -567,7 +562,7 @@ async def test_a_store_failure_fails_the_source_and_stops_its_spider(
         attempts.append(record)
         raise DatabaseFull("the database is full: database or disk is full")
 
-    ctx = _Ctx("github", config, h.store, None, full)
+    ctx = h.context("github", sink=full)
     with pytest.raises(DatabaseFull):
         await h.crawl(ctx)
     assert ctx.failure and ctx.failure.startswith("storing failed: the database is full")

@@ -1,27 +1,30 @@
-"""Load and validate config/: settings.toml, watchlist.yaml, tools.yaml.
+"""Load and validate config/: settings.toml, watchlist.yaml (+ watchlist.d/*.yaml), tools.yaml.
 
 The config directory is `--config DIR`, else `$DFWATCH_CONFIG`, else `./config`.
 Environment overrides: DFWATCH_DATABASE_URL, DFWATCH_ENDPOINT_<NAME>, DFWATCH_PSEUDONYM_KEY
 and the platform credentials (read through `Config.credential`, never stored or logged).
 
-    models.py   every setting and entry, declared once with its default
-    core.py     Config and WatchTarget, what the rest of dfwatch reads
+    entries.py  the building blocks of watchlist sections, and WatchTarget
+    models.py   every core setting, declared once with its default; Settings and Watchlist
+                built from the sources' declarations (crawler.plugins)
+    core.py     Config, what the rest of dfwatch reads
     loader.py   reading the files, validating, messages naming file, entry and problem
 """
 
-from crawler.config.core import Config, WatchTarget
+from crawler.config.core import Config
+from crawler.config.entries import Entry, WatchTarget
 from crawler.config.loader import config_dir, load_config
 from crawler.config.models import (
     CREDENTIALS,
     DEFAULT_ENDPOINTS,
     OPTIONAL_CREDENTIALS,
     SOURCE_NAMES,
-    Entry,
+    CoreSettings,
     Settings,
     Tool,
     Watchlist,
-    validate_cron,
 )
+from crawler.cron import validate_cron
 
 __all__ = [
     "CREDENTIALS",
@@ -29,6 +32,7 @@ __all__ = [
     "OPTIONAL_CREDENTIALS",
     "SOURCE_NAMES",
     "Config",
+    "CoreSettings",
     "Entry",
     "Settings",
     "Tool",

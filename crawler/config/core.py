@@ -3,45 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from crawler.config.models import (
-    CREDENTIALS,
-    DEFAULT_ENDPOINTS,
-    SOURCE_NAMES,
-    Entry,
-    Settings,
-    Tool,
-    Watchlist,
-    _instance_host,
-)
+from pydantic import BaseModel
+
+from crawler.config.entries import TargetMaker, WatchTarget
+from crawler.config.models import CoreSettings, Tool, source_settings
+from crawler.plugins import declared, endpoints, spec
 from crawler.records import CommunityKey
 
-
-@dataclass(frozen=True)
-class WatchTarget:
-    """A resolved watchlist entry: its community key, policy, nsfw flag and tags."""
-
-    key: CommunityKey
-    policy: str  # the entry's own content policy, else the nsfw or default policy
-    nsfw: bool | None
-    tags: tuple[str, ...]
-    content: str | None = None  # the policy the entry names itself, if any
-    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. forum url and engine
+__all__ = ["Config", "WatchTarget"]
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything a crawl needs to know, validated. Credentials are read on demand."""
+    """Everything a crawl needs to know, validated. Credentials are read on demand.
 
-    directory: Path
-    settings: Settings
-    watchlist: Watchlist
+    `directory` is None when a command runs without a config directory (on the defaults
+    and the environment); `files` are the config files as loaded, in order.
+    """
+
+    directory: Path | None
+    settings: CoreSettings
+    watchlist: BaseModel
     tools: tuple[Tool, ...]
     env: Mapping[str, str]
+    files: tuple[Path, ...] = ()
 
     # -- environment ---------------------------------------------------------------
     @property
@@ -49,14 +39,20 @@ class Config:
         return self.env.get("DFWATCH_DATABASE_URL") or self.settings.database.url
 
     def endpoint(self, name: str) -> str:
-        """Base URL of a platform, without a trailing slash."""
-        if name not in DEFAULT_ENDPOINTS:
+        """Base URL of a platform, without a trailing slash.
+
+        DFWATCH_ENDPOINT_<NAME>, else `[endpoints] name`, else the declared default; an
+        endpoint that `follows` another (REDDIT_AUTH follows REDDIT) takes that one's
+        environment override when it has none of its own.
+        """
+        declared_endpoints = endpoints()
+        if name not in declared_endpoints:
             raise KeyError(name)
         override = self.env.get(f"DFWATCH_ENDPOINT_{name.upper()}")
-        if not override and name == "reddit_auth":
-            # One fake server usually answers both; DESIGN.md: REDDIT_AUTH follows REDDIT.
-            override = self.env.get("DFWATCH_ENDPOINT_REDDIT")
-        url = override or self.settings.endpoints.get(name) or DEFAULT_ENDPOINTS[name]
+        follows = declared_endpoints[name].follows
+        if not override and follows:
+            override = self.env.get(f"DFWATCH_ENDPOINT_{follows.upper()}")
+        url = override or self.settings.endpoints.get(name) or declared_endpoints[name].default
         return url.rstrip("/")
 
     def credential(self, name: str) -> str | None:
@@ -65,7 +61,7 @@ class Config:
         return value if value else None
 
     def missing_credentials(self, source: str) -> tuple[str, ...]:
-        return tuple(v for v in CREDENTIALS.get(source, ()) if not self.credential(v))
+        return tuple(v for v in spec(source).required_env if not self.credential(v))
 
     def user_agent(self, platform: str = "python") -> str:
         """Honest User-Agent: `<platform>:dfwatch:<version> (+contact)`."""
@@ -77,6 +73,10 @@ class Config:
     def pseudonym_key_file(self) -> Path:
         return Path(self.settings.privacy.key_file)
 
+    def source_settings(self, name: str) -> Any:
+        """The `[<name>]` settings of a source (see crawler.config.models.source_settings)."""
+        return source_settings(self.settings, name)
+
     # -- watchlist -----------------------------------------------------------------
     def _policy(self, content: str | None, nsfw: bool | None) -> str:
         if content:
@@ -85,64 +85,24 @@ class Config:
             return self.settings.privacy.nsfw_policy
         return self.settings.privacy.default_policy
 
-    def _targets(self, platform: str, kind: str, entries: tuple[Entry, ...]) -> list[WatchTarget]:
-        return [
-            WatchTarget(
-                CommunityKey(platform, kind, e.name),
-                self._policy(e.content, e.nsfw),
-                e.nsfw,
-                e.tags,
-                e.content,
-            )
-            for e in entries
-        ]
+    @cached_property
+    def _by_source(self) -> dict[str, list[WatchTarget]]:
+        maker = TargetMaker(self._policy)
+        return {
+            s.name: s.targets_of(getattr(self.watchlist, s.section_name, None), maker) for s in declared()
+        }
 
     def targets(self, source: str) -> list[WatchTarget]:
         """The watchlist entries a source crawls, as community keys with their policy."""
-        w = self.watchlist
-        if source == "reddit":
-            return self._targets("reddit", "subreddit", w.reddit.subreddits)
-        if source == "x":
-            return self._targets("x", "account", w.x.accounts) + self._targets("x", "query", w.x.queries)
-        if source == "github":
-            return self._targets("github", "repo", w.github.repos)
-        if source == "discord":
-            return self._targets("discord", "server", w.discord.invites)
-        if source == "telegram":
-            return self._targets("telegram", "channel", w.telegram.channels)
-        if source == "arctic_shift":
-            return self._targets("reddit", "subreddit", w.arctic_shift.subreddits)
-        if source == "forums":
-            return [
-                WatchTarget(
-                    CommunityKey("forum", "forum", f.name or f.url.rstrip("/")),
-                    self._policy(f.content, f.nsfw),
-                    f.nsfw,
-                    f.tags,
-                    f.content,
-                    {"url": f.url.rstrip("/"), "engine": f.engine},
-                )
-                for f in w.forums
-            ]
-        if source == "mastodon":
-            return [
-                WatchTarget(
-                    CommunityKey("mastodon", "hashtag", f"{m.tag}@{_instance_host(m.instance)}"),
-                    self._policy(m.content, m.nsfw),
-                    m.nsfw,
-                    m.tags,
-                    m.content,
-                    {"instance": m.instance, "tag": m.tag},
-                )
-                for m in w.mastodon.hashtags
-            ]
-        raise KeyError(source)
+        if source not in self._by_source:
+            raise KeyError(source)
+        return list(self._by_source[source])
 
     def all_targets(self) -> list[WatchTarget]:
         """Every watched community, once (Arctic Shift shares reddit's communities)."""
         seen: dict[tuple[str, str, str], WatchTarget] = {}
-        for source in SOURCE_NAMES:
-            for t in self.targets(source):
+        for targets in self._by_source.values():
+            for t in targets:
                 seen.setdefault(t.key.norm, t)
         return list(seen.values())
 

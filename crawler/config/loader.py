@@ -1,13 +1,19 @@
 """Reading config/ from disk: YAML and TOML parsing, validation, messages that name the entry.
 
 Invalid input raises `ConfigError` naming the file, the entry and the problem, before any
-request is sent.
+request is sent. The checks of each watchlist section live in its source's declaration
+(crawler.plugins); this module reads files, merges `watchlist.d/*.yaml` after
+`watchlist.yaml`, and turns pydantic's errors into one sentence.
+
+Commands that need no watchlist (query, report, export, db upgrade, sources, ...) load with
+`need_watchlist=False`: without a config directory they run on the defaults and the
+environment.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,23 +23,25 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from crawler.config.core import Config
+from crawler.config.entries import EntryError, Section, brief
 from crawler.config.models import (
-    DISCORD_INVITE_RE,
-    GITHUB_REPO_RE,
-    HOST_RE,
-    MASTODON_TAG_RE,
     SETTINGS_FILE,
-    SUBREDDIT_RE,
-    TELEGRAM_CHANNEL_RE,
     TOOLS_FILE,
+    WATCHLIST_DIR,
     WATCHLIST_FILE,
-    X_HANDLE_RE,
+    CoreSettings,
     Settings,
     Tool,
     Watchlist,
-    _instance_host,
 )
 from crawler.errors import ConfigError
+from crawler.plugins import declared
+
+log = logging.getLogger("dfwatch.config")
+
+MAX_CONFIG_BYTES = 20 * 1024 * 1024  # a watchlist of 100,000 entries is about 3 MB
+MAX_YAML_NODES = 2_000_000  # nodes after alias expansion; an alias bomb has billions
+MAX_YAML_ALIASES = 10_000
 
 
 def config_dir(explicit: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -41,18 +49,71 @@ def config_dir(explicit: str | Path | None = None, env: Mapping[str, str] | None
     return Path(explicit or env.get("DFWATCH_CONFIG") or "config")
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path)) from None
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"file is {size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a config file may have",
+            file=str(path),
+        )
     try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror}", file=str(path)) from None
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes the document would have with every alias expanded (memoised: no expansion)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done or not children:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 0) for c in children)
+            if sizes[id(node)] > MAX_YAML_NODES:
+                return sizes[id(node)]
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes.get(id(root), 0)
+
+
+def _read_yaml(path: Path) -> Any:
+    text = _read_text(path)
+    try:
+        aliases = sum(
+            1 for event in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(event, yaml.AliasEvent)
+        )
+        if aliases > MAX_YAML_ALIASES:
+            raise ConfigError(
+                f"{aliases:,} YAML aliases; at most {MAX_YAML_ALIASES:,} are accepted", file=str(path)
+            )
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node) > MAX_YAML_NODES:
+            raise ConfigError(
+                f"YAML aliases would expand to more than {MAX_YAML_NODES:,} values (an alias bomb?)",
+                file=str(path),
+            )
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         raise ConfigError(f"YAML syntax error: {problem}", file=str(path), entry=where) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", file=str(path)) from None
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -62,12 +123,22 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-# What a mapping of each model should look like, for "expected a mapping" messages.
-_SHAPES: dict[str, str] = {
-    "Entry": "a name, or a mapping with name and optional content, nsfw, tags",
-    "ForumEntry": "a mapping with url and engine (phpbb or discourse)",
-    "MastodonTag": "a mapping with instance and tag",
-}
+def _shapes() -> dict[str, str]:
+    """What a mapping of each declared model should look like, for "expected ..." messages."""
+    shapes: dict[str, str] = {}
+    todo: list[Any] = [s.watch for s in declared() if s.watch is not None]
+    while todo:
+        t = todo.pop()
+        for arg in getattr(t, "__args__", ()):
+            todo.append(arg)
+        if isinstance(t, type) and issubclass(t, BaseModel) and t.__name__ not in shapes:
+            shape = t.shape() if issubclass(t, Section) else getattr(t, "SHAPE", "")
+            if shape:
+                shapes[t.__name__] = shape
+            todo.extend(f.annotation for f in t.model_fields.values())
+    return shapes
+
+
 _POLICY_FIELDS = frozenset({"content", "default_policy", "nsfw_policy"})
 _TYPE_WORDS: dict[str, str] = {
     "bool_type": "true or false",
@@ -95,172 +166,122 @@ def _validation_message(err: Mapping[str, Any], loc: tuple[int | str, ...]) -> s
     if kind == "literal_error":
         allowed = err.get("ctx", {}).get("expected", "").replace("'", "")
         if field_name in _POLICY_FIELDS:
-            return f"unknown content policy {given!r} (known: {allowed.replace(' or ', ', ')})"
-        return f"{given!r} is not allowed (expected {allowed})"
+            return f"unknown content policy {brief(given)} (known: {allowed.replace(' or ', ', ')})"
+        return f"{brief(given)} is not allowed (expected {allowed})"
     if kind == "model_type":
         cls = err.get("ctx", {}).get("class_name", "")
-        return f"expected {_SHAPES.get(cls, 'a mapping')}, got {given!r}"
+        return f"expected {_shapes().get(cls, 'a mapping')}, got {brief(given)}"
+    error = err.get("ctx", {}).get("error")
+    if isinstance(error, EntryError):
+        return error.message
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
     if kind in _TYPE_WORDS:
-        return f"expected {_TYPE_WORDS[kind]}, got {given!r}"
-    return f"{msg[0].lower()}{msg[1:]}, got {given!r}" if msg else f"invalid value {given!r}"
+        return f"expected {_TYPE_WORDS[kind]}, got {brief(given)}"
+    return f"{msg[0].lower()}{msg[1:]}, got {brief(given)}" if msg else f"invalid value {brief(given)}"
+
+
+def _clean_loc(raw: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """pydantic's location without its internal parts (union branches, validator wrappers)."""
+    return tuple(
+        p
+        for p in raw
+        if isinstance(p, int)
+        or not (p in ("str", "int") or p.startswith(("function-", "literal[", "nullable[")))
+    )
 
 
 def _raise_validation(path: Path, exc: ValidationError) -> None:
     """Turn the first pydantic error into a ConfigError naming file, entry and problem."""
     err = exc.errors()[0]
-    # Drop pydantic's internal location parts (union branches, validator wrappers).
-    loc = tuple(
-        p
-        for p in err["loc"]
-        if isinstance(p, int)
-        or not (p in ("str", "Entry") or p.startswith(("function-", "literal[", "nullable[")))
-    )
+    loc = _clean_loc(tuple(err["loc"]))
+    error = err.get("ctx", {}).get("error")
     msg = _validation_message(err, loc)
+    if isinstance(error, EntryError):
+        if error.also is not None:
+            msg = f"{msg} (also at {_loc((*loc, *error.also))})"
+        loc = (*loc, *error.where)
     if err["type"] == "extra_forbidden" and len(loc) == 1 and path.name == WATCHLIST_FILE:
         msg = f"unknown platform {loc[-1]!r} (known: {', '.join(Watchlist.model_fields)})"
     raise ConfigError(msg, file=str(path), entry=_loc(loc) or None) from None
 
 
-def _normalise_entries(section: Any) -> Any:
-    """A bare string entry means {name: string}; a bare number (YAML reads `- 1234` as an
-    integer) is a name too."""
-    if isinstance(section, list):
-        return [
-            {"name": str(e)} if isinstance(e, str | int) and not isinstance(e, bool) else e for e in section
-        ]
-    return section
+def _watchlist_context(settings: CoreSettings) -> dict[str, Any]:
+    return {"allow_private_hosts": settings.crawler.allow_private_hosts}
 
 
-_NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
-    ("reddit", "subreddits"): (SUBREDDIT_RE, "a subreddit name is 2-21 letters, digits or _"),
-    ("arctic_shift", "subreddits"): (SUBREDDIT_RE, "a subreddit name is 2-21 letters, digits or _"),
-    ("x", "accounts"): (X_HANDLE_RE, "an X handle is 1-15 letters, digits or _ (without @)"),
-    ("github", "repos"): (GITHUB_REPO_RE, "a GitHub repository is written owner/repo"),
-    ("discord", "invites"): (DISCORD_INVITE_RE, "a Discord invite code is 2-32 letters, digits or -"),
-    ("telegram", "channels"): (
-        TELEGRAM_CHANNEL_RE,
-        "a Telegram channel name is 5-32 letters, digits or _, starting with a letter",
-    ),
-}
-
-
-def _section_model(platform: str) -> type[BaseModel]:
-    annotation = Watchlist.model_fields[platform].annotation
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else BaseModel
-
-
-def _check_watchlist(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for platform, section in raw.items():
+def _load_watchlist_file(path: Path, settings: CoreSettings) -> BaseModel:
+    raw = _read_yaml(path) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping of platforms", file=str(path))
+    for platform in raw:
         if platform not in Watchlist.model_fields:
+            known = ", ".join(Watchlist.model_fields)
             raise ConfigError(
-                f"unknown platform {platform!r} (known: {', '.join(Watchlist.model_fields)})",
-                file=str(path),
-                entry=str(platform),
+                f"unknown platform {platform!r} (known: {known})", file=str(path), entry=str(platform)
             )
-        if section is None:  # a platform whose entries are all commented out
-            continue
-        if platform == "forums":
-            out[platform] = section
-            continue
-        if not isinstance(section, dict):
-            kinds = ", ".join(_section_model(platform).model_fields)
-            raise ConfigError(
-                f"expected a mapping of lists ({kinds}), got {section!r}", file=str(path), entry=str(platform)
-            )
-        sec: dict[str, Any] = {}
-        for key, entries in section.items():
-            if entries is None:
-                entries = []
-            if not isinstance(entries, list):
-                raise ConfigError(
-                    f"expected a list, got {entries!r}", file=str(path), entry=f"{platform}.{key}"
-                )
-            entries = _normalise_entries(entries) if platform != "mastodon" else entries
-            rule = _NAME_RULES.get((platform, key))
-            seen: dict[str, int] = {}
-            for i, e in enumerate(entries):
-                name = e.get("name") if isinstance(e, dict) else None
-                if platform == "mastodon" and isinstance(e, dict):
-                    name = f"{str(e.get('tag', '')).lstrip('#')}@{e.get('instance')}"
-                if isinstance(name, str):
-                    if name.lower() in seen:
-                        raise ConfigError(
-                            f"{name!r} is listed twice (also at {platform}.{key}[{seen[name.lower()]}])",
-                            file=str(path),
-                            entry=f"{platform}.{key}[{i}]",
-                        )
-                    seen[name.lower()] = i
-                if rule and isinstance(name, str) and not rule[0].match(name):
-                    raise ConfigError(
-                        f"{name!r} is not a valid name: {rule[1]}",
-                        file=str(path),
-                        entry=f"{platform}.{key}[{i}]",
-                    )
-                if platform == "x" and key == "queries" and isinstance(name, str) and not name.strip():
-                    raise ConfigError("an empty query", file=str(path), entry=f"x.queries[{i}]")
-                if platform == "mastodon" and isinstance(e, dict):
-                    inst, tag = e.get("instance"), e.get("tag")
-                    if isinstance(inst, str) and not HOST_RE.match(_instance_host(inst)):
-                        raise ConfigError(
-                            f"{inst!r} is not a host name or http(s) URL",
-                            file=str(path),
-                            entry=f"mastodon.{key}[{i}]",
-                        )
-                    if isinstance(tag, str) and not MASTODON_TAG_RE.match(tag.lstrip("#")):
-                        raise ConfigError(
-                            f"{tag!r} is not a hashtag", file=str(path), entry=f"mastodon.{key}[{i}]"
-                        )
-                    if isinstance(tag, str):
-                        e = {**e, "tag": tag.lstrip("#")}
-                        entries[i] = e
-            sec[key] = entries
-        out[platform] = sec
-    forums = out.get("forums")
-    if forums is not None:
-        if not isinstance(forums, list):
-            raise ConfigError("expected a list of {url, engine}", file=str(path), entry="forums")
-        for i, f in enumerate(forums):
-            url = f.get("url") if isinstance(f, dict) else None
-            if isinstance(url, str) and not re.match(r"^https?://[^/\s]+", url):
-                raise ConfigError(f"{url!r} is not an http(s) URL", file=str(path), entry=f"forums[{i}]")
-    return out
-
-
-def load_config(directory: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the three config files; raise ConfigError on the first problem."""
-    env = dict(os.environ if env is None else env)
-    d = config_dir(directory, env)
-    if not d.is_dir():
-        raise ConfigError("config directory not found (use --config DIR or $DFWATCH_CONFIG)", file=str(d))
-
-    spath = d / SETTINGS_FILE
-    raw_settings: dict[str, Any] = {}
-    if spath.exists():
-        try:
-            raw_settings = tomllib.loads(spath.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"TOML syntax error: {exc}", file=str(spath)) from None
+    raw = {k: v for k, v in raw.items() if v is not None}  # a platform whose entries are all commented out
     try:
-        settings = Settings.model_validate(raw_settings)
+        return Watchlist.model_validate(raw, context=_watchlist_context(settings))
     except ValidationError as exc:
-        _raise_validation(spath, exc)
+        _raise_validation(path, exc)
         raise  # unreachable
 
-    wpath = d / WATCHLIST_FILE
-    raw_watch = _read_yaml(wpath) or {}
-    if not isinstance(raw_watch, dict):
-        raise ConfigError("expected a mapping of platforms", file=str(wpath))
-    try:
-        watchlist = Watchlist.model_validate(_check_watchlist(wpath, raw_watch))
-    except ValidationError as exc:
-        _raise_validation(wpath, exc)
-        raise
 
-    tpath = d / TOOLS_FILE
+def _identity(entry: Any) -> str | None:
+    return entry.identity() if hasattr(entry, "identity") else None
+
+
+def _merge(base: BaseModel, extra: BaseModel, extra_path: Path) -> BaseModel:
+    """`extra`'s entries appended to `base`'s; an entry `base` already has is skipped (logged)."""
+    update: dict[str, Any] = {}
+
+    def combined(a: tuple[Any, ...], b: tuple[Any, ...], where: str) -> tuple[Any, ...]:
+        have = {_identity(e) for e in a}
+        kept = []
+        for e in b:
+            if _identity(e) in have:
+                log.info(
+                    "config: %s %s: %s is already watched; skipped", extra_path.name, where, _identity(e)
+                )
+                continue
+            kept.append(e)
+        return a + tuple(kept)
+
+    for name in Watchlist.model_fields:
+        a, b = getattr(base, name), getattr(extra, name)
+        if isinstance(a, tuple):
+            update[name] = combined(a, b, name)
+        elif isinstance(a, BaseModel):
+            update[name] = a.model_copy(
+                update={
+                    f: combined(getattr(a, f), getattr(b, f), f"{name}.{f}") for f in type(a).model_fields
+                }
+            )
+    return base.model_copy(update=update)
+
+
+def _watchlist_files(d: Path) -> list[Path]:
+    extra = d / WATCHLIST_DIR
+    return [d / WATCHLIST_FILE, *(sorted(extra.glob("*.yaml")) if extra.is_dir() else [])]
+
+
+def load_settings(path: Path) -> CoreSettings:
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(_read_text(path))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"TOML syntax error: {exc}", file=str(path)) from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        _raise_validation(path, exc)
+        raise  # unreachable
+
+
+def _load_tools(tpath: Path) -> tuple[Tool, ...]:
     raw_tools = _read_yaml(tpath) if tpath.exists() else {"tools": []}
     if isinstance(raw_tools, dict):
         raw_tools = raw_tools.get("tools", [])
@@ -275,7 +296,10 @@ def load_config(directory: str | Path | None = None, env: Mapping[str, str] | No
             err = exc.errors()[0]
             loc = _loc((f"tools[{i}]", *err["loc"])) if err["loc"] else f"tools[{i}]"
             if err["type"] == "model_type":
-                msg = f"expected a mapping with name and optional aliases, category, repository, got {err.get('input')!r}"
+                msg = (
+                    "expected a mapping with name and optional aliases, category, repository, "
+                    f"got {brief(err.get('input'))}"
+                )
             else:
                 msg = _validation_message(err, tuple(err["loc"]))
             raise ConfigError(msg, file=str(tpath), entry=loc) from None
@@ -290,5 +314,48 @@ def load_config(directory: str | Path | None = None, env: Mapping[str, str] | No
                 )
             names[n.lower()] = tool.name
         tools.append(tool)
+    return tuple(tools)
 
-    return Config(directory=d, settings=settings, watchlist=watchlist, tools=tuple(tools), env=env)
+
+def load_config(
+    directory: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    need_watchlist: bool = True,
+) -> Config:
+    """Read and validate the config files; raise ConfigError on the first problem.
+
+    Without `need_watchlist`, a config directory that was not asked for explicitly (no
+    argument, no $DFWATCH_CONFIG) and does not exist means "the defaults and the
+    environment": an empty watchlist, no tools.
+    """
+    env = dict(os.environ if env is None else env)
+    explicit = directory is not None or bool(env.get("DFWATCH_CONFIG"))
+    d = config_dir(directory, env)
+    if not d.is_dir():
+        if not need_watchlist and not explicit:
+            return Config(directory=None, settings=Settings(), watchlist=Watchlist(), tools=(), env=env)
+        raise ConfigError("config directory not found (use --config DIR or $DFWATCH_CONFIG)", file=str(d))
+
+    spath = d / SETTINGS_FILE
+    settings = load_settings(spath)
+    files = [spath] if spath.exists() else []
+
+    wfiles = _watchlist_files(d)
+    if not wfiles[0].exists() and not need_watchlist:
+        watchlist: BaseModel = Watchlist()
+    else:
+        watchlist = _load_watchlist_file(wfiles[0], settings)
+        files.append(wfiles[0])
+        for extra in wfiles[1:]:
+            more = _load_watchlist_file(extra, settings)
+            watchlist = _merge(watchlist, more, extra)
+            files.append(extra)
+
+    tpath = d / TOOLS_FILE
+    tools = _load_tools(tpath)
+    if tpath.exists():
+        files.append(tpath)
+    return Config(
+        directory=d, settings=settings, watchlist=watchlist, tools=tools, env=env, files=tuple(files)
+    )

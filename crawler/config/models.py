@@ -1,58 +1,38 @@
-"""The config's shape: every setting and watchlist entry, declared once with its default.
+"""The config's shape: every setting and watchlist section, declared once with its default.
 
-Pydantic models for settings.toml, watchlist.yaml and tools.yaml, the platforms' naming
-rules, and the cron check the scheduler shares.
+Core settings are declared here; each source's own `[<source>]` settings and its watchlist
+section come from its declaration (crawler.plugins), so `Settings` and `Watchlist` are
+built from the declarations at import. Code outside a source reads a source's settings
+through `source_settings(settings, name)`.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, create_model, field_validator
+
+from crawler.config.entries import Policy, Strict, brief, is_http_url
+from crawler.cron import validate_cron
+from crawler.plugins import declared, endpoints, source_names
 
 SETTINGS_FILE = "settings.toml"
 WATCHLIST_FILE = "watchlist.yaml"
+WATCHLIST_DIR = "watchlist.d"
 TOOLS_FILE = "tools.yaml"
 
+SOURCE_NAMES: tuple[str, ...] = source_names()
+
 # Base URLs of every platform; each can be overridden with DFWATCH_ENDPOINT_<NAME>.
-DEFAULT_ENDPOINTS: dict[str, str] = {
-    "reddit": "https://oauth.reddit.com",
-    "reddit_auth": "https://www.reddit.com",
-    "x": "https://api.twitter.com",
-    "github": "https://api.github.com",
-    "discord": "https://discord.com",
-    "telegram": "https://t.me",
-    "arctic_shift": "https://arctic-shift.photon-reddit.com",
-}
+DEFAULT_ENDPOINTS: dict[str, str] = {name: e.default for name, e in endpoints().items()}
 
-# Credentials by source; a source whose variables are missing is skipped with one line.
-CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "reddit": ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"),
-    "x": ("X_BEARER_TOKEN",),
-}
+# Credentials by source; a source whose required variables are missing is skipped with one line.
+CREDENTIALS: dict[str, tuple[str, ...]] = {s.name: s.required_env for s in declared() if s.required_env}
 OPTIONAL_CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "reddit": ("REDDIT_USER_AGENT",),
-    "github": ("GITHUB_TOKEN",),
+    s.name: s.optional_env for s in declared() if s.optional_env
 }
 
-Policy = Literal["counts", "metadata", "full"]
-
-# Platform naming rules (what the platform itself accepts).
-SUBREDDIT_RE = re.compile(r"^[A-Za-z0-9_]{2,21}$")
-X_HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
-GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-DISCORD_INVITE_RE = re.compile(r"^[A-Za-z0-9-]{2,32}$")
-TELEGRAM_CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
-MASTODON_TAG_RE = re.compile(r"^[^\W][\w]{0,99}$", re.UNICODE)
-HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d+)?$")
-CRON_FIELDS = 5
-CRON_FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
-CRON_FIELD_ARGS = ("minute", "hour", "day", "month", "day_of_week")  # APScheduler's names
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = Strict
 
 
 # --------------------------------------------------------------------------- settings
@@ -74,25 +54,42 @@ class CrawlerSettings(_Strict):
         60.0, ge=0, le=3600, description="how long a crawl waits for another to release the run lock"
     )
     lock_stale_seconds: float = Field(
-        6 * 3600, gt=0, description="a lock whose heartbeat is older than this is taken over"
+        6 * 3600,
+        ge=60,
+        le=7 * 86400,
+        description="a lock whose heartbeat is older than this is taken over (at least a minute)",
     )
     batch_size: int = Field(
         5000, ge=1, le=100_000, description="records written to the store per transaction"
     )
+    allow_private_hosts: bool = Field(
+        False,
+        description="let watchlist entries name loopback, private or link-local hosts (the demo and tests)",
+    )
+
+    @field_validator("contact")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if any(c in v for c in "\r\n\0") or not v.isprintable():
+            raise ValueError(
+                "the contact goes into the User-Agent header: one line without control characters"
+            )
+        return v
 
 
 class ScheduleSettings(_Strict):
     cron: str = Field("0 3 * * *", description="when the daily crawl runs (cron, UTC)")
     timeout_minutes: float = Field(
-        180, gt=0, description="a crawl still running after this is killed and recorded as failed"
+        180, gt=0, le=1440, description="a crawl still running after this is killed and recorded as failed"
     )
     misfire_grace_hours: float = Field(
         12,
         gt=0,
+        le=24 * 7,
         description="a run missed while the scheduler was down still runs if it is at most this late",
     )
     shutdown_grace_seconds: float = Field(
-        300, ge=0, description="on SIGTERM, how long a running crawl may finish"
+        300, ge=0, le=86400, description="on SIGTERM, how long a running crawl may finish"
     )
     sources: dict[str, str] = Field(
         default_factory=dict, description="per-source cron overrides, e.g. arctic_shift = '0 4 * * mon'"
@@ -132,29 +129,6 @@ class RateLimitSettings(_Strict):
     timeout_seconds: float = Field(30, gt=0, le=600, description="per-request timeout")
 
 
-class RedditSettings(_Strict):
-    lookback_days: float = Field(
-        7, gt=0, le=365, description="how far the first crawl of a subreddit looks back"
-    )
-    max_pages: int = Field(10, ge=1, le=100, description="listing pages per combined listing per crawl")
-    compliance_days: float = Field(
-        30, ge=0, le=3650, description="re-check stored posts younger than this for deletions"
-    )
-
-
-class XSettings(_Strict):
-    max_pages: int = Field(5, ge=1, le=100, description="search pages per query per crawl")
-    counts_days: int = Field(
-        7, ge=1, le=7, description="days of post counts asked for (recent counts reach 7 days back)"
-    )
-
-
-class GithubSettings(_Strict):
-    max_release_pages: int = Field(
-        10, ge=1, le=100, description="release pages per repository (100 releases a page)"
-    )
-
-
 class SpiderSettings(_Strict):
     download_delay: float = Field(
         0.5, ge=0, le=60, description="seconds between requests to one site (AutoThrottle's floor)"
@@ -163,16 +137,13 @@ class SpiderSettings(_Strict):
     concurrent_per_domain: int = Field(2, ge=1, le=8, description="requests in flight per site at most")
 
 
-class Settings(_Strict):
+class CoreSettings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     crawler: CrawlerSettings = CrawlerSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     privacy: PrivacySettings = PrivacySettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     endpoints: dict[str, str] = Field(default_factory=dict)
-    reddit: RedditSettings = RedditSettings()
-    x: XSettings = XSettings()
-    github: GithubSettings = GithubSettings()
     spiders: SpiderSettings = SpiderSettings()
 
     @field_validator("endpoints")
@@ -181,78 +152,43 @@ class Settings(_Strict):
         for name, url in v.items():
             if name not in DEFAULT_ENDPOINTS:
                 raise ValueError(f"unknown endpoint {name!r} (known: {', '.join(DEFAULT_ENDPOINTS)})")
-            if not re.match(r"^https?://", url):
-                raise ValueError(f"endpoint {name} must be an http(s) URL, got {url!r}")
+            if not is_http_url(url):
+                raise ValueError(f"endpoint {name} must be an http(s) URL, got {brief(url)}")
         return v
+
+
+def _build_settings() -> type[CoreSettings]:
+    """CoreSettings plus one `[<source>]` section per source that declares settings."""
+    fields: dict[str, Any] = {}
+    for spec in declared():
+        if spec.settings is not None:
+            fields[spec.name] = (spec.settings, spec.settings())
+    return create_model("Settings", __base__=CoreSettings, **fields)
+
+
+Settings: type[CoreSettings] = _build_settings()
+
+
+def source_settings(settings: CoreSettings, name: str) -> BaseModel:
+    """The `[<name>]` settings of a source (its declared model, defaults filled in)."""
+    value = getattr(settings, name, None)
+    if not isinstance(value, BaseModel):
+        raise KeyError(f"source {name!r} declares no settings")
+    return value
 
 
 # --------------------------------------------------------------------------- watchlist
 
 
-class Entry(_Strict):
-    """One watchlist entry: a name, or a mapping with name, content, nsfw, tags."""
-
-    name: str
-    content: Policy | None = None
-    nsfw: bool | None = None
-    tags: tuple[str, ...] = ()
-
-
-class RedditWatch(_Strict):
-    subreddits: tuple[Entry, ...] = ()
+def _build_watchlist() -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for spec in declared():
+        if spec.watch is not None:
+            fields[spec.section_name] = (spec.watch, spec.watch_default)
+    return create_model("Watchlist", __base__=Strict, **fields)
 
 
-class XWatch(_Strict):
-    accounts: tuple[Entry, ...] = ()
-    queries: tuple[Entry, ...] = ()
-
-
-class GithubWatch(_Strict):
-    repos: tuple[Entry, ...] = ()
-
-
-class DiscordWatch(_Strict):
-    invites: tuple[Entry, ...] = ()
-
-
-class TelegramWatch(_Strict):
-    channels: tuple[Entry, ...] = ()
-
-
-class ForumEntry(_Strict):
-    url: str
-    engine: Literal["phpbb", "discourse"]
-    name: str | None = None
-    content: Policy | None = None
-    nsfw: bool | None = None
-    tags: tuple[str, ...] = ()
-
-
-class MastodonTag(_Strict):
-    instance: str
-    tag: str
-    content: Policy | None = None
-    nsfw: bool | None = None
-    tags: tuple[str, ...] = ()
-
-
-class MastodonWatch(_Strict):
-    hashtags: tuple[MastodonTag, ...] = ()
-
-
-class ArcticShiftWatch(_Strict):
-    subreddits: tuple[Entry, ...] = ()
-
-
-class Watchlist(_Strict):
-    reddit: RedditWatch = RedditWatch()
-    x: XWatch = XWatch()
-    github: GithubWatch = GithubWatch()
-    discord: DiscordWatch = DiscordWatch()
-    telegram: TelegramWatch = TelegramWatch()
-    forums: tuple[ForumEntry, ...] = ()
-    mastodon: MastodonWatch = MastodonWatch()
-    arctic_shift: ArcticShiftWatch = ArcticShiftWatch()
+Watchlist: type[BaseModel] = _build_watchlist()
 
 
 class Tool(_Strict):
@@ -260,53 +196,3 @@ class Tool(_Strict):
     aliases: tuple[str, ...] = ()
     category: str | None = None
     repository: str | None = None
-
-
-# --------------------------------------------------------------------------- the whole
-
-
-SOURCE_NAMES: tuple[str, ...] = (
-    "reddit",
-    "x",
-    "github",
-    "discord",
-    "telegram",
-    "forums",
-    "mastodon",
-    "arctic_shift",
-)
-
-
-def _instance_host(instance: str) -> str:
-    """`mastodon.social` or `https://mastodon.social/` -> `mastodon.social` (handles use the host)."""
-    return re.sub(r"^https?://", "", instance).rstrip("/")
-
-
-def validate_cron(expr: str) -> str:
-    """A five-field crontab expression (minute hour day month weekday, UTC) the scheduler accepts.
-
-    Weekdays are crontab's (0 and 7 = Sunday, or sun-sat): crawler.schedule.cron translates
-    them, because APScheduler 3 alone counts from Monday = 0.
-    """
-    fields = expr.split()
-    if len(fields) != CRON_FIELDS:
-        raise ValueError(f"cron {expr!r} needs 5 fields (minute hour day month weekday), has {len(fields)}")
-    from apscheduler.triggers.cron import CronTrigger
-
-    from crawler.schedule.cron import crontab_trigger, crontab_weekdays
-
-    # Check field by field first, so the message can say which field is wrong.
-    for label, arg, value in zip(CRON_FIELD_NAMES, CRON_FIELD_ARGS, fields, strict=True):
-        try:
-            if arg == "day_of_week":
-                crontab_weekdays(value)
-            else:
-                CronTrigger(timezone="UTC", **{arg: value})
-        except ValueError as exc:
-            reason = re.sub(r"^Error validating expression '[^']*': ", "", str(exc))
-            raise ValueError(f"cron {expr!r}: {label} field {value!r}: {reason}") from None
-    try:
-        crontab_trigger(expr)
-    except ValueError as exc:
-        raise ValueError(f"cron {expr!r}: {exc}") from None
-    return expr

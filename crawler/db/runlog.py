@@ -30,7 +30,7 @@ from crawler.db.retry import write_with_retries
 from crawler.db.store_writes import insert_for
 from crawler.errors import LockTimeout
 from crawler.records import utcnow
-from crawler.sources.base import SourceStats
+from crawler.stats import SourceStats
 
 log = logging.getLogger("dfwatch.runlog")
 

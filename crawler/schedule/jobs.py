@@ -23,7 +23,7 @@ from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine, inspect
 
 from crawler.config import SOURCE_NAMES, Config
-from crawler.schedule.cron import crontab_trigger, describe_trigger, same_trigger
+from crawler.cron import crontab_trigger, describe_trigger, same_trigger
 
 log = logging.getLogger("dfwatch.schedule")
 

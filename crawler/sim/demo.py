@@ -67,7 +67,9 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
     (config_dir / "settings.toml").write_text(
         "# Written by `dfwatch demo`: every endpoint is the local simulation.\n"
         f'[database]\nurl = "{db_url}"\n\n'
-        '[crawler]\ncontact = "https://github.com/dfwatch/dfwatch (demo)"\nlock_wait_seconds = 5\n\n'
+        '[crawler]\ncontact = "https://github.com/dfwatch/dfwatch (demo)"\nlock_wait_seconds = 5\n'
+        "# Every simulated platform, Mastodon instances included, lives on 127.0.0.1.\n"
+        "allow_private_hosts = true\n\n"
         "[rate_limits]\nmax_retries = 2\nmax_wait_seconds = 30\nbackoff_seconds = 0.2\ntimeout_seconds = 10\n\n"
         "# The simulation is local and keeps its own rate limits: no need to pace the spiders.\n"
         "[spiders]\ndownload_delay = 0\nautothrottle = false\nconcurrent_per_domain = 4\n"

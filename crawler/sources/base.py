@@ -1,90 +1,112 @@
-"""What a source is, how the run talks to it, and the registry sources plug into.
+"""What a source is, and the narrow context the run gives it.
 
-A source turns the watchlist into records. It never writes to the store itself: it yields
-records (or, for Scrapy spiders, hands them to `SourceContext.emit` from a pipeline), and
-the run enriches and stores them. Everything a source spends or suffers (requests, retries,
-rate-limit waits, failed targets) is counted on its `SourceStats`, which becomes its
-`run_sources` row.
+A source turns its watchlist entries into records. It never sees the store: it yields
+records (or, for Scrapy spiders, hands them to `SourceContext.emit` from a pipeline) and the
+run enriches and stores them. What it may read back is narrow: its own saved state
+(cursors, ETags) through `SourceState`, and what the store knows of its posts through
+`KnownPosts`. Everything it spends or suffers (requests, retries, rate-limit waits, failed
+targets) is counted on its `SourceStats`, which becomes its `run_sources` row.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from crawler.records import Record
+from crawler.records import CommunityKey, Record, utcnow
+from crawler.stats import SourceStats
 
 if TYPE_CHECKING:
     from crawler.config import Config, WatchTarget
-    from crawler.db.store import Store
+    from crawler.plugins import SourceSpec
 
-log = logging.getLogger("dfwatch.source")
-
-MAX_ERROR_SUMMARY = 2000  # characters of error text kept per run_sources row
+__all__ = ["KnownPosts", "Source", "SourceContext", "SourceState", "SourceStats"]
 
 
-@dataclass
-class SourceStats:
-    """Counters that become the source's `run_sources` row."""
+class SourceState(Protocol):
+    """A source's saved values (cursors, listing states, ETags), by key."""
 
-    requests: int = 0
-    items: int = 0
-    errors: int = 0
-    retries: int = 0
-    rate_limited_seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)  # "target: message", in order
+    def get(self, key: str) -> str | None:
+        """The value saved under `key`, or None."""
+        ...
 
-    @property
-    def error_summary(self) -> str | None:
-        """The failures, grouped by message: "msg (3 targets: a, b, c); other msg (d)"."""
-        if not self.failures:
-            return None
-        by_message: dict[str, list[str]] = {}
-        for failure in self.failures:
-            target, sep, message = failure.partition(": ")
-            if not sep:
-                target, message = "", failure
-            by_message.setdefault(message, []).append(target)
-        parts = []
-        for message, targets in by_message.items():
-            named = [t for t in dict.fromkeys(targets) if t]
-            if not named:
-                parts.append(message)
-            elif len(named) == 1:
-                parts.append(f"{named[0]}: {message}")
-            else:
-                parts.append(f"{message} ({len(named)} targets: {', '.join(named)})")
-        text = "; ".join(parts)
-        return text if len(text) <= MAX_ERROR_SUMMARY else text[: MAX_ERROR_SUMMARY - 1] + "…"
+    def checkpoint(self, key: str, value: str) -> None:
+        """Store every record emitted so far, then save `value` under `key`.
+
+        A value saved this way never runs ahead of the rows it stands for: a crawl killed
+        between the two resumes from the previous value and re-fetches, and the store's
+        upserts absorb the repeats.
+        """
+        ...
+
+
+class KnownPosts(Protocol):
+    """What the store holds of a platform's posts, as far as a source needs to know."""
+
+    def newest(self, key: CommunityKey) -> tuple[str, datetime | None] | None:
+        """The newest stored post of a community: (external_id, created_at), or None."""
+        ...
+
+    def ids_since(self, platform: str, since: datetime) -> Iterator[str]:
+        """External ids of the platform's visible posts created at or after `since`."""
+        ...
+
+
+class _NoPosts:
+    def newest(self, key: CommunityKey) -> tuple[str, datetime | None] | None:
+        return None
+
+    def ids_since(self, platform: str, since: datetime) -> Iterator[str]:
+        return iter(())
+
+
+class MemoryState:
+    """A SourceState held in memory (tests, and sources run without a database)."""
+
+    def __init__(self, values: dict[str, str] | None = None, flush: Callable[[], None] | None = None) -> None:
+        self.values = dict(values or {})
+        self._flush = flush
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def checkpoint(self, key: str, value: str) -> None:
+        if self._flush:
+            self._flush()
+        self.values[key] = value
 
 
 class SourceContext:
-    """The run's side of one source: config, store reads, record sink, counters, clock.
+    """The run's side of one source: targets, state, known posts, record sink, counters, clock.
 
     `sleep` is injectable so tests can observe waits; by default it is `time.sleep`.
+    `targets` defaults to the source's watchlist entries (a shard of a distributed crawl
+    passes its own part of them).
     """
 
     def __init__(
         self,
         name: str,
         config: Config,
-        store: Store,
-        run_id: int | None,
         emit: Callable[[Record], None],
         *,
+        state: SourceState | None = None,
+        known: KnownPosts | None = None,
+        targets: Sequence[WatchTarget] | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        flush: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.name = name
-        self._flush = flush
         self.config = config
-        self.store = store
-        self.run_id = run_id
         self._emit = emit
+        self.state: SourceState = state if state is not None else MemoryState()
+        self.known: KnownPosts = known if known is not None else _NoPosts()
+        self._targets = list(targets) if targets is not None else None
         self._sleep = sleep
+        self._clock = clock
         self.stats = SourceStats()
         self.failure: str | None = None  # set by fail(): the whole source failed
         self.failure_exc: BaseException | None = None
@@ -92,8 +114,19 @@ class SourceContext:
 
     @property
     def targets(self) -> list[WatchTarget]:
-        """This source's watchlist entries."""
+        """This source's watchlist entries (or the shard's part of them)."""
+        if self._targets is not None:
+            return list(self._targets)
         return self.config.targets(self.name)
+
+    @property
+    def settings(self) -> Any:
+        """The source's own `[<name>]` settings (its declared model)."""
+        return self.config.source_settings(self.name)
+
+    def now(self) -> datetime:
+        """The run's clock (UTC): the time records and cursors are stamped with."""
+        return self._clock()
 
     def emit(self, record: Record) -> None:
         """Hand one record to the run (enriched and stored in batches)."""
@@ -101,15 +134,8 @@ class SourceContext:
         self._emit(record)
 
     def checkpoint(self, key: str, value: str) -> None:
-        """Store every record emitted so far, then save a cursor (`source_state`).
-
-        A cursor saved this way never runs ahead of the rows it stands for: a crawl killed
-        between the two resumes from the previous cursor and re-fetches, and the store's
-        upserts absorb the repeats.
-        """
-        if self._flush:
-            self._flush()
-        self.store.set_state(self.name, key, value)
+        """Store every record emitted so far, then save a value in the source's state."""
+        self.state.checkpoint(key, value)
 
     def count_request(self, n: int = 1) -> None:
         """Count HTTP requests sent (token grants and retries included)."""
@@ -154,22 +180,29 @@ class SourceContext:
 
 
 class Source:
-    """Base of every source. Subclasses set `name` and implement `crawl`.
+    """Base of every source's fetcher. API sources subclass it and implement `crawl`.
 
-    * `required_env`: variables without which the source is skipped (one clear line).
+    * `spec`: the source's declaration (crawler.plugins): name, credentials, endpoints, ...
     * `group`: sources sharing a group run together through `crawl_group` (the Scrapy
       spiders share one CrawlerProcess per crawl process).
     """
 
     name: ClassVar[str]
-    required_env: ClassVar[tuple[str, ...]] = ()
     group: ClassVar[str | None] = None
 
-    def missing_env(self, config: Config) -> tuple[str, ...]:
-        return tuple(v for v in self.required_env if not config.credential(v))
+    def __init__(self, spec: SourceSpec | None = None) -> None:
+        if spec is None:
+            from crawler.plugins import spec as declared_spec
 
-    def has_targets(self, config: Config) -> bool:
-        return bool(config.targets(self.name))
+            spec = declared_spec(type(self).name)
+        self.spec = spec
+
+    @property
+    def source_name(self) -> str:
+        return self.spec.name
+
+    def missing_env(self, config: Config) -> tuple[str, ...]:
+        return tuple(v for v in self.spec.required_env if not config.credential(v))
 
     def crawl(self, ctx: SourceContext) -> Iterable[Record] | None:
         """Yield records (or emit them through ctx); raise SourceError if all of it failed."""
@@ -182,41 +215,3 @@ class Source:
             records = source.crawl(ctx)
             for record in records or ():
                 ctx.emit(record)
-
-
-_REGISTRY: dict[str, type[Source]] = {}
-# Modules that define sources; imported lazily so `dfwatch --help` stays fast and a
-# broken optional source cannot stop the others from loading.
-SOURCE_MODULES: dict[str, str] = {
-    "reddit": "crawler.sources.reddit",
-    "x": "crawler.sources.x",
-    "github": "spiders.sources",
-    "discord": "spiders.sources",
-    "telegram": "spiders.sources",
-    "forums": "spiders.sources",
-    "mastodon": "spiders.sources",
-    "arctic_shift": "spiders.sources",
-}
-
-
-def register(cls: type[Source]) -> type[Source]:
-    """Class decorator: make a source available to `dfwatch crawl --only NAME`."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def get_source(name: str) -> Source | None:
-    """The registered source called `name`, or None if its module is not there (yet)."""
-    if name not in _REGISTRY and name in SOURCE_MODULES:
-        import importlib
-
-        try:
-            importlib.import_module(SOURCE_MODULES[name])
-        except ModuleNotFoundError as exc:
-            # Only the source's own module may be absent (a trimmed installation); a module it
-            # needs that is missing is a broken install, and says so.
-            if exc.name is None or not SOURCE_MODULES[name].startswith(exc.name):
-                raise
-            log.debug("source module for %s not importable: %s", name, exc)
-    cls = _REGISTRY.get(name)
-    return cls() if cls else None

@@ -31,7 +31,7 @@ import prawcore
 from crawler import __version__
 from crawler.errors import AccessDenied
 from crawler.records import CommunityKey, CommunityObservation, PostStateUpdate, Record, utcnow
-from crawler.sources.base import Source, SourceContext, register
+from crawler.sources.base import Source, SourceContext
 from crawler.sources.reddit_client import BATCH_FAILURES, RedditApi, build_client, describe, error_body
 from crawler.sources.reddit_parse import (
     SOURCE_API,
@@ -60,12 +60,10 @@ Cursor: TypeAlias = tuple[str, datetime | None]  # a newest post: (external_id, 
 # --------------------------------------------------------------------------- the source
 
 
-@register
 class RedditSource(Source):
     """Subreddits: status and metrics in batches, new posts incrementally, deletions honoured."""
 
     name = "reddit"
-    required_env = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET")
 
     def crawl(self, ctx: SourceContext) -> Iterator[Record]:
         targets = {t.key.handle.lower(): t.key for t in ctx.targets}
@@ -182,15 +180,15 @@ class _Crawl:
         target = (
             "r/" + "+".join(handles) if len(handles) <= 3 else f"r/{handles[0]}+…({len(handles)} subreddits)"
         )
-        lookback = self.now - timedelta(days=self.ctx.config.settings.reddit.lookback_days)
-        cursors = {n: _cursor(self.ctx.store.newest_post(self.keys[n])) for n in group}
+        lookback = self.now - timedelta(days=self.ctx.settings.lookback_days)
+        cursors = {n: _cursor(self.ctx.known.newest(self.keys[n])) for n in group}
         state_key = state_key or ListingState.key(group)
         floor = self._floor(state_key, cursors, lookback, target)
         by_sub: dict[str, list[Mapping[str, Any]]] = {n: [] for n in group}
         new_ids: set[str] = set()
         after: str | None = None
         complete = bounded = False
-        max_pages = self.ctx.config.settings.reddit.max_pages
+        max_pages = self.ctx.settings.max_pages
         for page in range(1, max_pages + 1):
             params: dict[str, str | int] = {"limit": PAGE}
             if after:
@@ -263,7 +261,7 @@ class _Crawl:
         changed group) nothing says which older posts are stored: listings come newest
         first, so the store's newest post is no cursor; page back to the lookback window.
         """
-        listed_at = ListingState.read(self.ctx.store.get_state("reddit", state_key), cursors)
+        listed_at = ListingState.read(self.ctx.state.get(state_key), cursors)
         if listed_at is not None:
             return max(listed_at - LISTING_MARGIN, lookback)
         if any(cursors.values()):
@@ -300,8 +298,8 @@ class _Crawl:
     # -- deletions --------------------------------------------------------------------
     def compliance_sweep(self, skip: set[str]) -> Iterator[Record]:
         """Re-check stored posts younger than compliance_days through /api/info/?id=."""
-        since = self.now - timedelta(days=self.ctx.config.settings.reddit.compliance_days)
-        ids = [i for i in self.ctx.store.post_ids_since("reddit", since) if i not in skip]
+        since = self.now - timedelta(days=self.ctx.settings.compliance_days)
+        ids = [i for i in self.ctx.known.ids_since("reddit", since) if i not in skip]
         batches = chunks(ids, BATCH)
         for i, batch in enumerate(batches, 1):
             target = f"api/info id batch {i}/{len(batches)}"

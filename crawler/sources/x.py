@@ -33,7 +33,7 @@ from crawler.config import WatchTarget
 from crawler.errors import AccessDenied, SourceError
 from crawler.records import CommunityKey, Record, utcnow
 from crawler.sources import x_parse
-from crawler.sources.base import Source, SourceContext, register
+from crawler.sources.base import Source, SourceContext
 from crawler.sources.retry import Retry, call_with_retries
 
 TWEEPY_HOST = "https://api.twitter.com"  # fixed inside tweepy.BaseClient.request
@@ -206,12 +206,10 @@ def counts_start(now: datetime, days: int) -> datetime:
     return today - timedelta(days=max(days, 1) - 1)
 
 
-@register
 class XSource(Source):
     """Accounts and queries on X through the v2 API (app-only bearer token)."""
 
     name = "x"
-    required_env = ("X_BEARER_TOKEN",)
     succeeded: int = 0  # answers received this crawl; none at all means the source failed
 
     def crawl(self, ctx: SourceContext) -> Iterator[Record]:
@@ -258,7 +256,7 @@ class XSource(Source):
     # -- queries -------------------------------------------------------------------
     def _queries(self, ctx: SourceContext, api: XApi, targets: Sequence[WatchTarget]) -> Iterator[Record]:
         counts_ok = search_ok = True
-        start = counts_start(utcnow(), ctx.config.settings.x.counts_days)
+        start = counts_start(utcnow(), ctx.settings.counts_days)
         for target in targets:
             key = target.key
             if counts_ok:
@@ -297,7 +295,7 @@ class XSource(Source):
         since_id = str(cursor) if cursor is not None else None
         if since_id is None:
             ctx.log.info("source=x target=%r no saved search cursor; fetching the recent window", key.handle)
-        max_pages = ctx.config.settings.x.max_pages
+        max_pages = ctx.settings.max_pages
         token: str | None = None
         newest: int | None = None
         oldest: int | None = None
@@ -344,7 +342,7 @@ class XSource(Source):
 
 def _cursor(ctx: SourceContext, state_key: str) -> int | None:
     """The saved search cursor as a number; an unreadable one counts as none (full window)."""
-    value = ctx.store.get_state(XSource.name, state_key)
+    value = ctx.state.get(state_key)
     if value is None:
         return None
     if not value.isdigit():

@@ -11,6 +11,8 @@ fires when either matches, APScheduler only when both do (docs/operations.md say
 
 from __future__ import annotations
 
+import re
+
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
@@ -73,3 +75,32 @@ def describe_trigger(trigger: BaseTrigger) -> str:
 def same_trigger(a: BaseTrigger, b: BaseTrigger) -> bool:
     """Whether two triggers fire at the same times (their reprs name every field and the zone)."""
     return type(a) is type(b) and repr(a) == repr(b)
+
+
+CRON_FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
+
+
+def validate_cron(expr: str) -> str:
+    """A five-field crontab expression (minute hour day month weekday, UTC) the scheduler accepts.
+
+    Weekdays are crontab's (0 and 7 = Sunday, or sun-sat), translated by `crontab_weekdays`,
+    because APScheduler 3 alone counts from Monday = 0.
+    """
+    fields = expr.split()
+    if len(fields) != len(CRON_FIELDS):
+        raise ValueError(f"cron {expr!r} needs 5 fields (minute hour day month weekday), has {len(fields)}")
+    # Check field by field first, so the message can say which field is wrong.
+    for label, arg, value in zip(CRON_FIELD_NAMES, CRON_FIELDS, fields, strict=True):
+        try:
+            if arg == "day_of_week":
+                crontab_weekdays(value)
+            else:
+                CronTrigger(timezone="UTC", **{arg: value})
+        except ValueError as exc:
+            reason = re.sub(r"^Error validating expression '[^']*': ", "", str(exc))
+            raise ValueError(f"cron {expr!r}: {label} field {value!r}: {reason}") from None
+    try:
+        crontab_trigger(expr)
+    except ValueError as exc:
+        raise ValueError(f"cron {expr!r}: {exc}") from None
+    return expr

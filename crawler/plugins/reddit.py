@@ -1,0 +1,63 @@
+"""Reddit: subreddits through the OAuth API with praw (crawler.sources.reddit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from crawler.config.entries import Entry, Section, Strict, TargetMaker, WatchTarget, named
+from crawler.plugins import Credential, Endpoint, SourceSpec
+
+SUBREDDIT_RULE = named(r"[A-Za-z0-9_]{2,21}", "a subreddit name is 2-21 letters, digits or _")
+
+
+class Subreddit(Entry):
+    NAME_RULE = SUBREDDIT_RULE
+
+
+class RedditWatch(Section):
+    subreddits: tuple[Subreddit, ...] = ()
+
+
+class RedditSettings(Strict):
+    lookback_days: float = Field(
+        7, gt=0, le=365, description="how far the first crawl of a subreddit looks back"
+    )
+    max_pages: int = Field(10, ge=1, le=100, description="listing pages per combined listing per crawl")
+    compliance_days: float = Field(
+        30, ge=0, le=3650, description="re-check stored posts younger than this for deletions"
+    )
+
+
+def _targets(section: RedditWatch, make: TargetMaker) -> list[WatchTarget]:
+    return make.named("reddit", "subreddit", section.subreddits)
+
+
+SOURCE: Any = SourceSpec(
+    name="reddit",
+    platform="reddit",
+    kinds=("subreddit",),
+    how="praw, OAuth API",
+    fetcher="crawler.sources.reddit:RedditSource",
+    order=10,
+    watch=RedditWatch,
+    watch_default=RedditWatch(),
+    targets=_targets,
+    watch_doc=("reddit.subreddits",),
+    settings=RedditSettings,
+    credentials=(
+        Credential("REDDIT_CLIENT_ID", True, "the Reddit source"),
+        Credential("REDDIT_CLIENT_SECRET", True, "the Reddit source"),
+        Credential(
+            "REDDIT_USER_AGENT",
+            False,
+            "a User-Agent of your own (default: python:dfwatch:<version> (+contact))",
+        ),
+    ),
+    endpoints=(
+        Endpoint("reddit", "https://oauth.reddit.com", "Reddit's OAuth API"),
+        Endpoint("reddit_auth", "https://www.reddit.com", "Reddit's token endpoint", follows="reddit"),
+    ),
+    metrics=("members", "weekly_visitors", "weekly_contributions"),
+)

@@ -1,0 +1,60 @@
+"""X: accounts and queries through the API v2 with tweepy (crawler.sources.x)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from crawler.config.entries import Entry, EntryError, Section, Strict, TargetMaker, WatchTarget, named
+from crawler.plugins import Credential, Endpoint, SourceSpec
+
+
+class Account(Entry):
+    NAME_RULE = named(r"[A-Za-z0-9_]{1,15}", "an X handle is 1-15 letters, digits or _ (without @)")
+
+
+class Query(Entry):
+    def identity(self) -> str:
+        return " ".join(self.name.split()).lower()
+
+
+class XWatch(Section):
+    accounts: tuple[Account, ...] = ()
+    queries: tuple[Query, ...] = ()
+
+    @model_validator(mode="after")
+    def _queries(self) -> XWatch:
+        for i, q in enumerate(self.queries):
+            if not q.name.strip():
+                raise EntryError(("queries", i), "an empty query")
+        return self
+
+
+class XSettings(Strict):
+    max_pages: int = Field(5, ge=1, le=100, description="search pages per query per crawl")
+    counts_days: int = Field(
+        7, ge=1, le=7, description="days of post counts asked for (recent counts reach 7 days back)"
+    )
+
+
+def _targets(section: XWatch, make: TargetMaker) -> list[WatchTarget]:
+    return make.named("x", "account", section.accounts) + make.named("x", "query", section.queries)
+
+
+SOURCE: Any = SourceSpec(
+    name="x",
+    platform="x",
+    kinds=("account", "query"),
+    how="tweepy, API v2",
+    fetcher="crawler.sources.x:XSource",
+    order=20,
+    watch=XWatch,
+    watch_default=XWatch(),
+    targets=_targets,
+    watch_doc=("x.accounts", "x.queries"),
+    settings=XSettings,
+    credentials=(Credential("X_BEARER_TOKEN", True, "the X source"),),
+    endpoints=(Endpoint("x", "https://api.twitter.com", "X's API v2"),),
+    metrics=("members", "following", "posts_total", "listed", "posts_per_day"),
+)

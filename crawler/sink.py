@@ -1,0 +1,99 @@
+"""What the run hands each source, over the store: a record sink, its state, its known posts.
+
+Sources never see the `Store` (DESIGN.md: sources never touch the store). The run builds
+these three for each source's `SourceContext`:
+
+* `RecordSink` enriches records and writes them in batches; a batch that meets a transient
+  database failure is written again (bounded, `crawler.db.retry`), which the store's upserts
+  make harmless;
+* `StoreState` is the source's `source_state` rows: read by key, written only through
+  `checkpoint`, after the sink has stored every record emitted before it;
+* `StorePosts` answers what a source may ask of its stored posts (the newest one of a
+  community; the ids a deletion sweep re-checks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from crawler.db.retry import write_with_retries
+from crawler.db.store import Store
+from crawler.enrich import Enricher
+from crawler.records import CommunityKey, Record
+
+
+class RecordSink:
+    """Enriches records and writes them to the store in batches of `batch_size`."""
+
+    def __init__(
+        self,
+        store: Store,
+        enricher: Enricher,
+        run_id: int,
+        batch_size: int,
+        *,
+        store_sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store, self.enricher, self.run_id = store, enricher, run_id
+        self.batch_size = batch_size
+        self.buffer: list[Record] = []
+        self.store_sleep = store_sleep  # real time: a database outage is not a platform wait
+
+    def __call__(self, record: Record) -> None:
+        self.buffer.append(self.enricher(record))
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            batch, self.buffer = self.buffer, []
+            write_with_retries(
+                lambda: self.store.write(batch, self.run_id),
+                what=f"run={self.run_id} records={len(batch)}",
+                sleep=self.store_sleep,
+            )
+
+    def save_state(self, source: str, key: str, value: str) -> None:
+        """Store what is buffered, then the state value (the checkpoint order)."""
+        self.flush()
+        write_with_retries(
+            lambda: self.store.set_state(source, key, value),
+            what=f"run={self.run_id} state={source}",
+            sleep=self.store_sleep,
+        )
+
+
+class StoreState:
+    """A source's `source_state`, read from the store, written through the sink's checkpoint.
+
+    Values saved in this run are remembered, so a read after a checkpoint sees the new
+    value even where the write itself is still queued (the Scrapy writer thread).
+    """
+
+    def __init__(self, store: Store, source: str, save: Callable[[str, str, str], None]) -> None:
+        self._store, self._source, self._save = store, source, save
+        self._saved: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        if key in self._saved:
+            return self._saved[key]
+        return self._store.get_state(self._source, key)
+
+    def checkpoint(self, key: str, value: str) -> None:
+        self._save(self._source, key, value)
+        self._saved[key] = value
+
+
+class StorePosts:
+    """The store's answers about stored posts, and nothing else of it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def newest(self, key: CommunityKey) -> tuple[str, datetime | None] | None:
+        return self._store.newest_post(key)
+
+    def ids_since(self, platform: str, since: datetime) -> Iterator[str]:
+        return self._store.post_ids_since(platform, since)
