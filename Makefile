@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check crawler spiders tests bench deploy
 	$(BIN)/ruff format --check crawler spiders tests bench deploy
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 demo: $(STAMP)  ## the whole pipeline offline against simulated platforms
 	$(BIN)/dfwatch demo

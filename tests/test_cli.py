@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -156,14 +155,3 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "crawler.cli", "--version"], capture_output=True, text=True, check=False
     )
     assert out.returncode == 0 and out.stdout.startswith("dfwatch ")
-
-
-@pytest.mark.parametrize(
-    "command", ["crawl", "schedule", "report", "query", "export", "sources", "db upgrade", "demo"]
-)
-def test_commands_are_documented(command: str) -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert re.search(rf"`dfwatch {command}\b", readme), f"README does not document `dfwatch {command}`"
-    names = {c.name or (c.callback.__name__ if c.callback else None) for c in app.registered_commands}
-    names |= {g.name for g in app.registered_groups}
-    assert command.split()[0] in names

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from crawler.config.entries import TargetMaker, WatchTarget
 from crawler.config.models import CoreSettings, Tool, source_settings
+from crawler.entries import TargetMaker, WatchTarget
 from crawler.plugins import declared, endpoints, spec
 from crawler.records import CommunityKey
 

@@ -23,7 +23,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from crawler.config.core import Config
-from crawler.config.entries import EntryError, Section, brief
 from crawler.config.models import (
     SETTINGS_FILE,
     TOOLS_FILE,
@@ -34,6 +33,7 @@ from crawler.config.models import (
     Tool,
     Watchlist,
 )
+from crawler.entries import EntryError, Section, brief
 from crawler.errors import ConfigError
 from crawler.plugins import declared
 

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model, field_validator
 
-from crawler.config.entries import Policy, Strict, brief, is_http_url
 from crawler.cron import validate_cron
+from crawler.entries import Policy, Strict, brief, is_http_url
 from crawler.plugins import declared, endpoints, source_names
 
 SETTINGS_FILE = "settings.toml"

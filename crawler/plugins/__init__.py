@@ -11,7 +11,7 @@ fault table, the README's environment table and docs/sources.md all read these.
 Adding a platform: a declaration module here, a fetcher module, a pure parser module, its
 simulated endpoint, its tests and its docs row. Nothing else is edited.
 
-Declarations import only pydantic and `crawler.config.entries`.
+Declarations import only pydantic and `crawler.entries`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from crawler.config.entries import TargetMaker, WatchTarget
+from crawler.entries import TargetMaker, WatchTarget
 
 Engine = Literal["api", "scrapy"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.config.entries import Section, TargetMaker, WatchTarget
+from crawler.entries import Section, TargetMaker, WatchTarget
 from crawler.plugins import Endpoint, SourceSpec
 from crawler.plugins.reddit import Subreddit
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, ValidationInfo, model_validator
 
-from crawler.config.entries import (
+from crawler.entries import (
     Policy,
     Strict,
     TargetMaker,

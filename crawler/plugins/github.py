@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from crawler.config.entries import Entry, Section, Strict, TargetMaker, WatchTarget, brief, named
+from crawler.entries import Entry, Section, Strict, TargetMaker, WatchTarget, brief, named
 from crawler.plugins import Credential, Endpoint, SourceSpec
 
 REPO_RULE = named(

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationInfo, model_validator
 
-from crawler.config.entries import (
+from crawler.entries import (
     HOST_RE,
     Policy,
     Section,

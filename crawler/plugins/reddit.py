@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from crawler.config.entries import Entry, Section, Strict, TargetMaker, WatchTarget, named
+from crawler.entries import Entry, Section, Strict, TargetMaker, WatchTarget, named
 from crawler.plugins import Credential, Endpoint, SourceSpec
 
 SUBREDDIT_RULE = named(r"[A-Za-z0-9_]{2,21}", "a subreddit name is 2-21 letters, digits or _")

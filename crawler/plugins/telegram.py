@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.config.entries import Entry, Section, TargetMaker, WatchTarget, named
+from crawler.entries import Entry, Section, TargetMaker, WatchTarget, named
 from crawler.plugins import Endpoint, SourceSpec
 
 CHANNEL_RULE = named(

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from crawler.config.entries import Entry, EntryError, Section, Strict, TargetMaker, WatchTarget, named
+from crawler.entries import Entry, EntryError, Section, Strict, TargetMaker, WatchTarget, named
 from crawler.plugins import Credential, Endpoint, SourceSpec
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from crawler.errors import DfwatchError
+from crawler.plugins import declared
 from crawler.sim.content import TOOL_NAMES
 from crawler.sim.server import Simulation
 from crawler.sim.world import World
@@ -37,12 +38,15 @@ DEMO_SEED = 2018
 CRAWL_TIMEOUT = 600  # seconds for one simulated day's crawl; a hung crawl stops the demo
 DEMO_PSEUDONYM_KEY = "dfwatch-demo-key-not-secret"  # demo data only: pseudonyms need some key
 DAILY_SOURCES: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "mastodon")
-# Fake credentials: the simulation accepts any; the sources need some to run at all.
+# Fake credentials for every source that requires some: the simulation accepts any.
 DEMO_CREDENTIALS = {
-    "REDDIT_CLIENT_ID": "demo-client",
-    "REDDIT_CLIENT_SECRET": "demo-secret",
-    "X_BEARER_TOKEN": "demo-bearer",
+    c.variable: f"demo-{c.variable.lower().replace('_', '-')}"
+    for s in declared()
+    for c in s.credentials
+    if c.required
 }
+# Real credentials in the caller's environment never reach a demo crawl.
+_CREDENTIAL_VARS = frozenset(c.variable for s in declared() for c in s.credentials)
 CLI = [sys.executable, "-c", "from crawler.cli import main; main()"]
 
 
@@ -106,7 +110,7 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
 
 def crawl_env(sim: Simulation, config_dir: Path, db_url: str) -> dict[str, str]:
     """The environment of one crawl: endpoints, demo credentials, and the simulated now."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DFWATCH_", "REDDIT_", "X_", "GITHUB_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFWATCH_") and k not in _CREDENTIAL_VARS}
     env.update(sim.endpoint_env())
     env.update(
         DFWATCH_CONFIG=str(config_dir),

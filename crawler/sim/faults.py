@@ -24,8 +24,12 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from crawler.plugins import source_names
+
 KINDS = ("rate_limit", "server_error", "timeout", "slow", "malformed", "reset")
-PLATFORMS = ("reddit", "x", "github", "discord", "telegram", "arctic_shift", "mastodon", "*")
+# The platforms a fault can name: the declared sources (crawler.plugins: declarations only,
+# no client code), and "*" for all of them.
+PLATFORMS = (*source_names(), "*")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.plugins import endpoints
 from crawler.sim.accounting import Accounting
 from crawler.sim.arctic_shift import ArcticShift
 from crawler.sim.clock import SIM_NOW_HEADER
@@ -40,7 +41,9 @@ from crawler.sim.x import X
 log = logging.getLogger("crawler.sim")
 
 PLATFORM_CLASSES: tuple[type[Platform], ...] = (Reddit, X, GitHub, Discord, ArcticShift, Mastodon, Telegram)
-ENDPOINT_NAMES = ("REDDIT", "REDDIT_AUTH", "X", "GITHUB", "DISCORD", "TELEGRAM", "ARCTIC_SHIFT")
+# Every declared endpoint points here (crawler.plugins: declarations only, no client code),
+# so a crawl driven by the simulation can reach no other address.
+ENDPOINT_NAMES = tuple(name.upper() for name in endpoints())
 
 
 class _Reset(Exception):

@@ -6,8 +6,8 @@ written) live in that model's validators, not in the loader. This module holds w
 share: the entry shape, the name rule helper, duplicate detection, host checks, and
 `WatchTarget`, the resolved entry the rest of dfwatch reads.
 
-It imports nothing of dfwatch's but `crawler.records`, so declarations can use it without
-pulling in the loader.
+It imports nothing of dfwatch's but `crawler.records`, so declarations (crawler.plugins)
+can use it without pulling in the config loader.
 """
 
 from __future__ import annotations
