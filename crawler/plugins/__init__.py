@@ -67,6 +67,9 @@ class SourceSpec:
     credentials: tuple[Credential, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     metrics: tuple[str, ...] = ()  # metric names it records (the codebook documents each)
+    # The figure a report leads with, per kind (default "members"): a model's downloads, a
+    # bot's monthly users, a repository's stars.
+    headline: tuple[tuple[str, str], ...] = ()
     shares: str | None = None  # another source whose communities this one's targets are
     notes: str = ""  # one line for the docs table
 
@@ -114,6 +117,15 @@ def spec(name: str) -> SourceSpec:
         if s.name == name:
             return s
     raise KeyError(name)
+
+
+def headline_metrics() -> dict[tuple[str, str], str]:
+    """(platform, kind) -> the metric a report leads with, where it is not `members`."""
+    out: dict[tuple[str, str], str] = {}
+    for s in declared():
+        for kind, metric in s.headline:
+            out.setdefault((s.platform, kind), metric)
+    return out
 
 
 def endpoints() -> dict[str, Endpoint]:

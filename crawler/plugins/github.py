@@ -54,4 +54,5 @@ SOURCE: Any = SourceSpec(
     credentials=(Credential("GITHUB_TOKEN", False, "5,000 GitHub requests an hour instead of 60"),),
     endpoints=(Endpoint("github", "https://api.github.com", "GitHub's REST API"),),
     metrics=("stars", "forks", "watchers", "open_issues", "release_downloads"),
+    headline=(("repo", "stars"),),
 )
