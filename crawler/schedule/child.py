@@ -27,8 +27,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from crawler.config import SOURCE_NAMES, Config
 from crawler import __version__
+from crawler.config import SOURCE_NAMES, Config
 from crawler.db.runlog import close_child_run, release_locks_of
 
 log = logging.getLogger("dfwatch.schedule")
