@@ -23,9 +23,9 @@ from crawler.sources.base import SourceStats
 HOST = socket.gethostname()
 
 
-def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+def rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
+        return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
 def test_run_left_running_by_a_dead_process_is_aborted(engine: Engine) -> None:
@@ -231,7 +231,7 @@ def test_a_run_marked_aborted_marks_its_running_sources_aborted(engine: Engine) 
     runlog.start_source(engine, dead, "reddit")
     runlog.finish_source(engine, dead, "x", "ok", SourceStats(requests=3, items=2))
     assert runlog.abort_stale_runs(engine, host=HOST, is_alive=lambda pid: False) == 1
-    got = dict(rows(engine, f"SELECT source, status FROM run_sources WHERE run_id = {dead}"))
+    got = dict(rows(engine, "SELECT source, status FROM run_sources WHERE run_id = :r", r=dead))
     assert got == {"reddit": "aborted", "x": "ok"}
 
 
@@ -243,10 +243,10 @@ def test_a_child_closed_by_the_scheduler_closes_its_running_sources(engine: Engi
         engine, pid=5151, host=HOST, spawned_at=spawned, status="failed", reason="timed out after 1 min"
     )
     assert closed == run_id
-    assert rows(engine, f"SELECT status, error_summary FROM run_sources WHERE run_id = {run_id}") == [
+    assert rows(engine, "SELECT status, error_summary FROM run_sources WHERE run_id = :r", r=run_id) == [
         ("failed", "timed out after 1 min")
     ]
-    assert rows(engine, f"SELECT status FROM crawl_runs WHERE id = {run_id}") == [("failed",)]
+    assert rows(engine, "SELECT status FROM crawl_runs WHERE id = :r", r=run_id) == [("failed",)]
 
 
 def test_source_statuses_are_the_run_vocabulary_plus_skipped() -> None:
@@ -289,9 +289,9 @@ def test_a_crawl_that_waited_for_the_lock_starts_when_it_took_it(make_config: An
     result = run_crawl(config)
     t.join()
     ((started, waited),) = rows(
-        eng, f"SELECT started_at, lock_wait_seconds FROM crawl_runs WHERE id = {result.run_id}"
+        eng, "SELECT started_at, lock_wait_seconds FROM crawl_runs WHERE id = :r", r=result.run_id
     )
-    (first_end,) = rows(eng, f"SELECT finished_at FROM crawl_runs WHERE id = {first}")[0]
+    (first_end,) = rows(eng, "SELECT finished_at FROM crawl_runs WHERE id = :r", r=first)[0]
     eng.dispose()
     assert waited is not None and waited > 0
     assert released
