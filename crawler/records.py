@@ -23,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
 Platform = Literal["reddit", "x", "github", "discord", "telegram", "forum", "mastodon"]
-Kind = Literal["subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag"]
+Kind = Literal[
+    "subreddit", "account", "query", "repo", "server", "channel", "group", "bot", "forum", "hashtag"
+]
 Status = Literal[
     "active",
     "private",
@@ -41,7 +43,18 @@ PostState = Literal["visible", "removed", "deleted"]
 ContentPolicy = Literal["counts", "metadata", "full"]
 
 PLATFORMS: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "forum", "mastodon")
-KINDS: tuple[str, ...] = ("subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag")
+KINDS: tuple[str, ...] = (
+    "subreddit",
+    "account",
+    "query",
+    "repo",
+    "server",
+    "channel",
+    "group",  # telegram
+    "bot",  # telegram
+    "forum",
+    "hashtag",
+)
 STATUSES: tuple[str, ...] = (
     "active",
     "private",
@@ -77,6 +90,7 @@ METRICS: tuple[str, ...] = (
     "topics",
     "active_users",
     "accounts_per_day",
+    "monthly_users",  # a Telegram bot's "N monthly users"
 )
 
 

@@ -109,7 +109,11 @@ class Config:
         if source == "discord":
             return self._targets("discord", "server", w.discord.invites)
         if source == "telegram":
-            return self._targets("telegram", "channel", w.telegram.channels)
+            return (
+                self._targets("telegram", "channel", w.telegram.channels)
+                + self._targets("telegram", "group", w.telegram.groups)
+                + self._targets("telegram", "bot", w.telegram.bots)
+            )
         if source == "arctic_shift":
             return self._targets("reddit", "subreddit", w.arctic_shift.subreddits)
         if source == "forums":

@@ -24,6 +24,7 @@ from crawler.config.models import (
     MASTODON_TAG_RE,
     SETTINGS_FILE,
     SUBREDDIT_RE,
+    TELEGRAM_BOT_RE,
     TELEGRAM_CHANNEL_RE,
     TOOLS_FILE,
     WATCHLIST_FILE,
@@ -143,6 +144,14 @@ _NAME_RULES: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
     ("telegram", "channels"): (
         TELEGRAM_CHANNEL_RE,
         "a Telegram channel name is 5-32 letters, digits or _, starting with a letter",
+    ),
+    ("telegram", "groups"): (
+        TELEGRAM_CHANNEL_RE,
+        "a Telegram group name is 5-32 letters, digits or _, starting with a letter",
+    ),
+    ("telegram", "bots"): (
+        TELEGRAM_BOT_RE,
+        'a Telegram bot name is 5-32 letters, digits or _, starting with a letter and ending in "bot"',
     ),
 }
 

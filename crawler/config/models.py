@@ -43,7 +43,8 @@ SUBREDDIT_RE = re.compile(r"^[A-Za-z0-9_]{2,21}$")
 X_HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 DISCORD_INVITE_RE = re.compile(r"^[A-Za-z0-9-]{2,32}$")
-TELEGRAM_CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+TELEGRAM_CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")  # channels and groups
+TELEGRAM_BOT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,28}bot$", re.IGNORECASE)  # 5-32, ends in "bot"
 MASTODON_TAG_RE = re.compile(r"^[^\W][\w]{0,99}$", re.UNICODE)
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d+)?$")
 CRON_FIELDS = 5
@@ -217,6 +218,8 @@ class DiscordWatch(_Strict):
 
 class TelegramWatch(_Strict):
     channels: tuple[Entry, ...] = ()
+    groups: tuple[Entry, ...] = ()  # public groups: members, online
+    bots: tuple[Entry, ...] = ()  # bots: the "monthly users" t.me shows
 
 
 class ForumEntry(_Strict):
