@@ -101,6 +101,7 @@ def generate(path: Path, communities: int, days: int, posts: int, seed: int = 7)
             ],
         )
         con.executemany("INSERT INTO tools (id, name) VALUES (?, ?)", list(enumerate(TOOLS, 1)))
+    _runs(con, rnd, first, days)
     banned_day: dict[int, int] = {}
     changes = []
     for cid in range(1, communities + 1):
@@ -175,6 +176,50 @@ def generate(path: Path, communities: int, days: int, posts: int, seed: int = 7)
             con.executemany("INSERT INTO mentions (post_id, tool_id) VALUES (?, ?)", mentions)
     con.execute("ANALYZE")
     con.close()
+
+
+RUN_SOURCES = ("reddit", "x", "github", "discord", "telegram", "forums", "mastodon", "arctic_shift")
+
+
+def _runs(con: sqlite3.Connection, rnd: random.Random, first: datetime, days: int) -> None:
+    """One scheduled crawl a day, every source in it: mostly ok, some partial, failed or skipped."""
+    runs, sources = [], []
+    for d in range(days):
+        if rnd.random() < 0.03:
+            continue  # a day without a crawl (the machine was down)
+        run_id = len(runs) + 1
+        started = first + timedelta(days=d, hours=2)
+        statuses = [rnd.choices(["ok", "partial", "failed"], [90, 7, 3])[0] for _ in RUN_SOURCES]
+        if d % 5 == 0:
+            statuses[1] = "skipped"  # x without a bearer token on some days
+        for source, st in zip(RUN_SOURCES, statuses, strict=True):
+            errors = 0 if st in ("ok", "skipped") else rnd.randrange(1, 20)
+            sources.append((run_id, source, st, 100, 1000, errors, 0, 0.0))
+        run_status = "failed" if "failed" in statuses else "partial" if "partial" in statuses else "ok"
+        runs.append(
+            (
+                run_id,
+                ts(started),
+                ts(started + timedelta(minutes=40)),
+                "schedule",
+                run_status,
+                0,
+                0,
+                0,
+                "0.1.0",
+            )
+        )
+    with con:
+        con.executemany(
+            "INSERT INTO crawl_runs (id, started_at, finished_at, trigger, status, requests, items, errors,"
+            " version) VALUES (?,?,?,?,?,?,?,?,?)",
+            runs,
+        )
+        con.executemany(
+            "INSERT INTO run_sources (run_id, source, status, requests, items, errors, retries,"
+            " rate_limited_seconds) VALUES (?,?,?,?,?,?,?,?)",
+            sources,
+        )
 
 
 # --- the two sides, each run in its own process ----------------------------------------------

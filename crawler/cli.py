@@ -161,6 +161,7 @@ def report(
     def body() -> int:
         from crawler.db.engine import make_engine
         from crawler.report import build_report, parse_since, render
+        from crawler.report.provenance import config_sha256
 
         if fmt not in ("table", "md", "csv", "json", "html"):
             raise ConfigError(f"--format must be table, md, csv, json or html, not {fmt!r}")
@@ -176,7 +177,15 @@ def report(
                 raise ConfigError(f"no watchlist entry has the tag {tag!r}", entry="--tag")
         engine = make_engine(cfg.database_url, read_only=True)
         try:
-            data = build_report(engine, since=window, platform=platform, handles=handles, top=top)
+            data = build_report(
+                engine,
+                since=window,
+                platform=platform,
+                handles=handles,
+                top=top,
+                database=cfg.database_url,
+                config_sha256=config_sha256(cfg.directory),
+            )
         finally:
             engine.dispose()
         text = render(data, fmt)
