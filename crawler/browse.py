@@ -237,7 +237,7 @@ def make_app(path: Path, report: Path | None = None) -> Any:
     # Datasette 0.65 prints every handled error (a refused write, a typo in SQL) as a rich
     # traceback with its local variables, which hold query parameters and rows: scraped text
     # on the terminal. The error page itself is unchanged.
-    importlib.import_module("datasette.handle_exception").rich = None
+    setattr(importlib.import_module("datasette.handle_exception"), "rich", None)  # noqa: B010
 
     wal = path.with_name(path.name + "-wal")
     live = wal.is_file() and wal.stat().st_size > 0

@@ -181,14 +181,14 @@ def test_a_server_database_is_refused_with_the_snapshot_recipe() -> None:
 def test_another_host_than_loopback_is_served_only_with_a_warning(
     seeded_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []  # serve() is replaced: nothing binds 192.0.2.1 (TEST-NET-1)
     monkeypatch.setattr(browse, "serve", lambda path, **kw: calls.append({"path": path, **kw}))
     quiet = CliRunner().invoke(app, ["browse", "--db", f"sqlite:///{seeded_file}"])
     assert quiet.exit_code == 0 and "warning" not in quiet.output
     assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["port"] == 8001
-    loud = CliRunner().invoke(app, ["browse", "--db", f"sqlite:///{seeded_file}", "--host", "0.0.0.0"])
-    assert loud.exit_code == 0 and "warning: serving the research database on 0.0.0.0" in loud.output
-    assert calls[-1]["host"] == "0.0.0.0"
+    loud = CliRunner().invoke(app, ["browse", "--db", f"sqlite:///{seeded_file}", "--host", "192.0.2.1"])
+    assert loud.exit_code == 0 and "warning: serving the research database on 192.0.2.1" in loud.output
+    assert calls[-1]["host"] == "192.0.2.1"
     assert (
         browse.is_loopback("::1") and browse.is_loopback("localhost") and not browse.is_loopback("10.0.0.1")
     )
