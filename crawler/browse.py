@@ -173,6 +173,8 @@ def datasette_metadata(path: Path, report: Path | None = None) -> dict[str, Any]
             meta["facets"] = [c for c in FACETS[name] if c in columns]
         if name == "communities":
             meta["label_column"] = "handle"
+        if name == "alembic_version":
+            meta["hidden"] = True  # the migration bookkeeping, not research data
         if meta:
             table_meta[name] = meta
     meta_all: dict[str, Any] = {

@@ -117,7 +117,7 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["crawl", "schedule", "report", "query", "export", "sources", "db upgrade", "demo"]
+    "command", ["crawl", "schedule", "report", "query", "export", "sources", "db upgrade", "demo", "browse"]
 )
 def test_commands_are_documented(command: str) -> None:
     readme = (ROOT / "README.md").read_text()

@@ -84,11 +84,31 @@ def coverage_days(conn: Connection, start: datetime, now: datetime) -> list[dict
     return out
 
 
-def _day_text(col: str, dialect: str) -> str:
-    """The UTC day of a stored time as 'YYYY-MM-DD' text, cheaply."""
+ID_CHUNK = 500  # community ids per statement in the second pass (SQLite's variable limit)
+
+
+def _time_text(col: str, dialect: str) -> str:
+    """A stored time as fixed-width UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (sorts as it reads)."""
     if dialect == "postgresql":
-        return f"to_char(({col}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-    return f"substr({col}, 1, 10)"  # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'
+        return f"to_char(({col}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    return col  # SQLite keeps exactly that text
+
+
+def _pairs(ids_clause: str) -> str:
+    """(community, metric) pairs by a loose index scan: one "next metric after" seek a step."""
+    return f"""
+WITH RECURSIVE pairs(community_id, metric) AS (
+  SELECT c.id, (SELECT MIN(m.metric) FROM metrics m WHERE m.community_id = c.id)
+  FROM communities c WHERE 1 = 1{ids_clause}
+  UNION ALL
+  SELECT p.community_id,
+    (SELECT MIN(m.metric) FROM metrics m WHERE m.community_id = p.community_id AND m.metric > p.metric)
+  FROM pairs p WHERE p.metric IS NOT NULL
+)"""  # noqa: S608 - built from this module's constants
+
+
+def _parse(text_time: str) -> datetime:
+    return datetime.fromisoformat(text_time).replace(tzinfo=UTC)
 
 
 def observations(
@@ -97,45 +117,48 @@ def observations(
     """Per community: the newest metric observation at or before now, and the UTC days in
     [start, now] with at least one observation of any metric.
 
-    The (community, metric) pairs are enumerated with a loose index scan (a recursive
-    "next metric after this one" seek per step), so each pair's window is an index range,
-    not a scan of the whole series: on 5,000 communities × 365 days, ~0.3 s against ~1.2 s
-    for a GROUP BY over the table. Days of several metrics are merged here.
+    Each (community, metric) pair's window is read as an index range (the pairs come from a
+    loose index scan, not a scan of the table), its times handed back as one string; days of
+    several metrics are merged here. Only communities unobserved in the window need a second
+    pass, one index seek per pair, for their last observation. On 5,000 communities × 365
+    days this costs ~0.3 s where a GROUP BY over the table costs ~1.2 s (bench/report.py).
     """
     d = conn.dialect.name
-    day = _day_text("m.observed_at", d)
-    agg = f"group_concat(DISTINCT {day})" if d == "sqlite" else f"string_agg(DISTINCT {day}, ',')"
-    sql = f"""
-WITH RECURSIVE pairs(community_id, metric) AS (
-  SELECT c.id, (SELECT MIN(m.metric) FROM metrics m WHERE m.community_id = c.id)
-  FROM communities c WHERE 1 = 1{_ids_clause("c.id", ids)}
-  UNION ALL
-  SELECT p.community_id,
-    (SELECT MIN(m.metric) FROM metrics m WHERE m.community_id = p.community_id AND m.metric > p.metric)
-  FROM pairs p WHERE p.metric IS NOT NULL
-)
+    t = _time_text("m.observed_at", d)
+    agg = f"group_concat({t})" if d == "sqlite" else f"string_agg({t}, ',')"
+    sql = f"""{_pairs(_ids_clause("c.id", ids))}
 SELECT p.community_id,
-  (SELECT MAX(m.observed_at) FROM metrics m WHERE m.community_id = p.community_id
-     AND m.metric = p.metric AND m.observed_at <= :now) AS last_at,
   (SELECT {agg} FROM metrics m WHERE m.community_id = p.community_id
-     AND m.metric = p.metric AND m.observed_at >= :start AND m.observed_at <= :now) AS days
+     AND m.metric = p.metric AND m.observed_at >= :start AND m.observed_at <= :now) AS times
 FROM pairs p WHERE p.metric IS NOT NULL
 """  # noqa: S608 - built from this module's constants; every value is a bound parameter
     stmt = _times(sql, "start", "now")
     if ids is not None:
         stmt = stmt.bindparams(bindparam("ids", expanding=True))
-    rows = conn.execute(stmt, {"start": start, "now": now, "ids": ids}).all()
-    last: dict[int, datetime] = {}
     days: dict[int, set[str]] = {}
-    for r in rows:
+    last: dict[int, str] = {}
+    seen: set[int] = set()
+    for r in conn.execute(stmt, {"start": start, "now": now, "ids": ids}):
         cid = int(r.community_id)
-        at = r.last_at
-        if isinstance(at, str):  # MAX() over SQLite text loses the column type
-            at = datetime.fromisoformat(at)
-        if at is not None:
-            at = at if at.tzinfo else at.replace(tzinfo=UTC)
-            if cid not in last or at > last[cid]:
-                last[cid] = at
-        if r.days:
-            days.setdefault(cid, set()).update(r.days.split(","))
-    return {cid: (last.get(cid), len(days.get(cid, ()))) for cid in last.keys() | days.keys()}
+        seen.add(cid)
+        if r.times:
+            times = r.times.split(",")
+            days.setdefault(cid, set()).update(x[:10] for x in times)
+            newest = max(times)
+            if newest > last.get(cid, ""):
+                last[cid] = newest
+    out: dict[int, tuple[datetime | None, int]] = {cid: (_parse(last[cid]), len(days[cid])) for cid in days}
+    missing = sorted(seen - days.keys())
+    for i in range(0, len(missing), ID_CHUNK):
+        chunk = missing[i : i + ID_CHUNK]
+        sql = f"""{_pairs(" AND c.id IN :ids")}
+SELECT p.community_id,
+  MAX((SELECT MAX({t}) FROM metrics m WHERE m.community_id = p.community_id
+     AND m.metric = p.metric AND m.observed_at <= :now)) AS last_at
+FROM pairs p WHERE p.metric IS NOT NULL GROUP BY p.community_id
+"""  # noqa: S608 - built from this module's constants; every value is a bound parameter
+        stmt = _times(sql, "now").bindparams(bindparam("ids", expanding=True))
+        for r in conn.execute(stmt, {"now": now, "ids": chunk}):
+            if r.last_at:
+                out[int(r.community_id)] = (_parse(str(r.last_at)), 0)
+    return out
