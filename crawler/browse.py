@@ -26,8 +26,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from crawler import __version__
-from crawler import codebook
+from crawler import __version__, codebook
 from crawler.errors import ConfigError, StoreError
 
 log = logging.getLogger("dfwatch.browse")

@@ -25,9 +25,8 @@ import pytest
 from sqlalchemy import Engine, insert, inspect, text
 from typer.testing import CliRunner
 
-from crawler import browse
+from crawler import browse, codebook
 from crawler.cli import app
-from crawler import codebook
 from crawler.db.engine import make_engine, upgrade
 from crawler.db.models import Community, Mention, Metric, Post, StatusChange, Tool
 from crawler.db.snapshot import export_sqlite
