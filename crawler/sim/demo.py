@@ -49,7 +49,7 @@ CRAWL_TIMEOUT = 600  # seconds for one simulated day's crawl; a hung crawl stops
 DEMO_PSEUDONYM_KEY = "dfwatch-demo-key-not-secret"  # demo data only: pseudonyms need some key
 DAILY_SOURCES: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "mastodon")
 # The second phase: the 2024 chapter, as windows of daily crawls (first day, days).
-WAVE_WINDOWS: tuple[tuple[str, int], ...] = (("2024-10-07", 10), ("2026-01-05", 14))
+WAVE_WINDOWS: tuple[tuple[str, int], ...] = (("2024-10-08", 6), ("2026-01-06", 10))
 WAVE_SOURCES: tuple[str, ...] = ("github", "forgejo", "bluesky", "telegram")
 WAVE_REPORT = "report-wave.html"
 # Bluesky searches need a login (optional credentials); the simulation accepts any.
