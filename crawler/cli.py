@@ -323,10 +323,11 @@ def demo(
     """The whole pipeline offline against simulated platforms; writes an HTML report."""
 
     def body() -> int:
-        from crawler.sim.demo import run_demo
+        from crawler.sim.demo import WAVE_REPORT, run_demo
 
         report_path = run_demo(days=days, out_dir=out)
         typer.echo(f"demo report: {report_path}")
+        typer.echo(f"demo report of the 2024-2026 wave: {report_path.with_name(WAVE_REPORT)}")
         return 0
 
     raise typer.Exit(guarded(body))

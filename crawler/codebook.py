@@ -72,12 +72,13 @@ TABLES: tuple[Table, ...] = (
             C(
                 "handle",
                 "the name as written in the watchlist (first spelling seen); compared case-insensitively",
-                "e.g. `SFWdeepfakes`, `iperov/DeepFaceLab`, `mastodon.social/deepfake`",
+                "e.g. `SFWdeepfakes`, `iperov/DeepFaceLab`, `mastodon.social/deepfake`; Forgejo `owner/name` "
+                "on Codeberg, `host/owner/name` on another instance; a Bluesky handle or DID, or a search's text",
             ),
             C(
                 "external_id",
                 "the platform's id",
-                "e.g. Reddit `t5_…`, X user id, GitHub repo id",
+                "e.g. Reddit `t5_…`, X user id, GitHub or Forgejo repo id, Bluesky DID",
                 "not reported yet",
             ),
             C("title", "display name or description the platform shows", "text", "not reported"),
@@ -118,8 +119,9 @@ TABLES: tuple[Table, ...] = (
                 "source",
                 "where it came from: `reddit_api`, `post_field` (read off posts, e.g. "
                 "`subreddit_subscribers`), `arctic_shift`, `x_api`, `github_api`, `discord_api`, "
-                "`telegram_preview` (a channel's t.me/s/ preview), `telegram_page` (the plain "
-                "t.me/NAME page of a channel, group or bot), `forum_page`, `mastodon_api`, …",
+                "`forgejo_api`, `telegram_preview` (a channel's t.me/s/ preview), `telegram_page` (the "
+                "plain t.me/NAME page of a channel, group or bot), `forum_page`, `mastodon_api`, "
+                "`bluesky_api`, …",
                 "text",
             ),
             C(

@@ -8,6 +8,14 @@ is its own process: Scrapy's reactor cannot restart in one process (DESIGN.md), 
 day, so observations land on the days the world describes. Finally `dfwatch report --format
 html` writes the report, whose path is returned.
 
+A second phase then crawls the story's 2024 chapter (crawler.sim.chapter_2024): the clock
+jumps to October 2024 (a GitHub fork disabled for DMCA, its copy on Codeberg) and then to
+January 2026 (Bluesky after X's image-editing scandal), crawling only the sources of that
+chapter daily in each window, and writes `report-wave.html` beside the first report for
+the chapter's entries (the watchlist tag `wave-2024`). Forgejo repositories and Bluesky
+accounts join the watchlist (`watchlist.d/wave.yaml`) from the day they exist, as a
+researcher adds a community once it appears.
+
 The simulation is the only thing this module imports from dfwatch: the crawler is driven
 through its command line, as a user would.
 """
@@ -21,15 +29,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from crawler.errors import DfwatchError
 from crawler.plugins import declared
+from crawler.sim.chapter_2024 import TAG
 from crawler.sim.content import TOOL_NAMES
 from crawler.sim.server import Simulation
-from crawler.sim.world import World
+from crawler.sim.world import Entity, World
 
 log = logging.getLogger("crawler.sim.demo")
 
@@ -38,6 +48,15 @@ DEMO_SEED = 2018
 CRAWL_TIMEOUT = 600  # seconds for one simulated day's crawl; a hung crawl stops the demo
 DEMO_PSEUDONYM_KEY = "dfwatch-demo-key-not-secret"  # demo data only: pseudonyms need some key
 DAILY_SOURCES: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "mastodon")
+# The second phase: the 2024 chapter, as windows of daily crawls (first day, days).
+WAVE_WINDOWS: tuple[tuple[str, int], ...] = (("2024-10-08", 6), ("2026-01-06", 10))
+WAVE_SOURCES: tuple[str, ...] = ("github", "forgejo", "bluesky", "telegram")
+WAVE_REPORT = "report-wave.html"
+# Bluesky searches need a login (optional credentials); the simulation accepts any.
+WAVE_CREDENTIALS = {
+    "BLUESKY_HANDLE": "dfwatch-demo.bsky.social",
+    "BLUESKY_APP_PASSWORD": "demo-app-password-not-secret",
+}
 # Fake credentials for every source that requires some: the simulation accepts any.
 DEMO_CREDENTIALS = {
     c.variable: f"demo-{c.variable.lower().replace('_', '-')}"
@@ -90,7 +109,7 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
     watchlist: dict[str, object] = {
         "reddit": {"subreddits": subreddits},
         "x": {"accounts": world.names("x", "account"), "queries": world.names("x", "query")},
-        "github": {"repos": world.names("github", "repo")},
+        "github": {"repos": [_tagged(e) for e in world.of_kind("github", "repo")]},
         "discord": {"invites": world.names("discord", "server")},
         "telegram": {
             "channels": world.names("telegram", "channel"),
@@ -114,6 +133,30 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         (config_dir / "tools.yaml").write_text(yaml.safe_dump({"tools": tools}, sort_keys=False))
 
 
+def _tagged(e: Entity) -> object:
+    """A watchlist entry: the name, with the entity's tags when it has some."""
+    tags = e.extra.get("tags")
+    return {"name": e.name, "tags": list(tags)} if tags else e.name
+
+
+def write_wave_watchlist(config_dir: Path, world: World, now: datetime) -> None:
+    """watchlist.d/wave.yaml: the Forgejo repositories and Bluesky accounts and searches that
+    exist by `now` (a community is added once it appears, not watched before it exists)."""
+    entries: dict[str, dict[str, list[object]]] = {
+        "forgejo": {"repos": [_tagged(e) for e in world.of_kind("forgejo", "repo") if e.created <= now]},
+        "bluesky": {
+            "accounts": [_tagged(e) for e in world.of_kind("bluesky", "account") if e.created <= now],
+            "searches": [_tagged(e) for e in world.of_kind("bluesky", "query")],
+        },
+    }
+    directory = config_dir / "watchlist.d"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "wave.yaml").write_text(
+        "# Written by `dfwatch demo` (second phase): what exists by the simulated day.\n"
+        + yaml.safe_dump(entries, sort_keys=False)
+    )
+
+
 def crawl_env(sim: Simulation, config_dir: Path, db_url: str) -> dict[str, str]:
     """The environment of one crawl: endpoints, demo credentials, and the simulated now."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFWATCH_") and k not in _CREDENTIAL_VARS}
@@ -124,6 +167,7 @@ def crawl_env(sim: Simulation, config_dir: Path, db_url: str) -> dict[str, str]:
         DFWATCH_NOW=sim.clock.iso(),
         DFWATCH_PSEUDONYM_KEY=DEMO_PSEUDONYM_KEY,
         **DEMO_CREDENTIALS,
+        **WAVE_CREDENTIALS,
     )
     return env
 
@@ -134,9 +178,11 @@ def run_demo(
     *,
     seed: int = DEMO_SEED,
     on_day: Callable[[int, int, str], None] | None = None,
+    wave: bool = True,
 ) -> Path:
     """Crawl `days` simulated days into out_dir/dfwatch.db and write out_dir/report.html.
 
+    With `wave` (the default) the second phase follows and writes out_dir/report-wave.html.
     `on_day(day, exit_code, sim_now)` is told after each crawl (for progress display).
     Raises DfwatchError when a crawl fails outright (exit 1 or 2) or hangs.
     """
@@ -193,8 +239,74 @@ def run_demo(
         )
         if code != 0:
             raise DfwatchError(f"demo report failed with exit code {code}")
+        if wave:
+            _wave(sim, config_dir, db_url, out_dir / WAVE_REPORT, days, on_day)
         log.info("demo done report=%s requests=%d", report_path, sim.stats.count())
     return report_path
+
+
+def _wave(
+    sim: Simulation,
+    config_dir: Path,
+    db_url: str,
+    report_path: Path,
+    day: int,
+    on_day: Callable[[int, int, str], None] | None,
+) -> None:
+    """The second phase: the 2024 chapter's windows, then its report (see the module docstring)."""
+    first = _noon(WAVE_WINDOWS[0][0])
+    for start, n_days in WAVE_WINDOWS:
+        jump = (_noon(start) - sim.clock.now()).total_seconds() / 86400
+        sim.advance(days=max(0.0, jump))  # a jump of months: every rate-limit window has passed
+        for i in range(n_days):
+            day += 1
+            write_wave_watchlist(config_dir, sim.world, sim.clock.now())
+            code = _run(
+                [*CLI, "crawl", "--only", ",".join(WAVE_SOURCES), "--config", str(config_dir)],
+                crawl_env(sim, config_dir, db_url),
+                f"crawl of simulated {sim.clock.iso()}",
+            )
+            log.info(
+                "demo wave day=%d sim_now=%s exit=%d requests=%d",
+                day,
+                sim.clock.iso(),
+                code,
+                sim.stats.count(),
+            )
+            if code not in (0, 4):
+                raise DfwatchError(f"demo crawl of simulated {sim.clock.iso()} failed with exit code {code}")
+            if on_day is not None:
+                on_day(day, code, sim.clock.iso())
+            if i + 1 < n_days:
+                sim.advance(days=1)
+    # The report is read an hour after the last crawl: its clock (DFWATCH_NOW) would otherwise
+    # stand before that crawl's observations, which carry the seconds the crawl took.
+    sim.advance(hours=1)
+    span = (sim.clock.now() - first).days + 1
+    code = _run(
+        [
+            *CLI,
+            "report",
+            "--config",
+            str(config_dir),
+            "--since",
+            f"{span}d",
+            "--tag",
+            TAG,
+            "--format",
+            "html",
+            "--out",
+            str(report_path),
+        ],
+        crawl_env(sim, config_dir, db_url),
+        "wave report",
+    )
+    if code != 0:
+        raise DfwatchError(f"demo wave report failed with exit code {code}")
+
+
+def _noon(day: str) -> datetime:
+    return datetime.fromisoformat(day + "T12:00:00").replace(tzinfo=UTC)
 
 
 def _run(argv: list[str], env: dict[str, str], what: str) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from crawler.sim.chapter_2024 import chapter_2024
 from crawler.sim.world import Entity, Event, Growth
 
 if TYPE_CHECKING:
@@ -292,6 +293,7 @@ def story() -> list[Entity]:
             Growth(0, 1, shape="linear", rate=0),
             post_rate=4,
         ),
+        *chapter_2024(),  # GitHub, Forgejo and Bluesky in 2024-2026 (crawler.sim.chapter_2024)
     ]
 
 
@@ -322,6 +324,10 @@ TELEGRAM_BLOCKS = {
 }
 
 WORDS = ("faceswap", "deepfake", "dfl", "swapfaces", "fakes", "aifaces", "facelab", "morph")
+
+
+# The platform of each bare kind the generator makes (a kind on two platforms is counted on this one).
+GENERATED_ON = {"subreddit": "reddit", "account": "x", "query": "x", "repo": "github"}
 
 
 def generated(world: World, kind: str, i: int) -> Entity:
@@ -434,6 +440,35 @@ def generated(world: World, kind: str, i: int) -> Entity:
             events=events,
             title=f"{word} {'bot' if kind == 'bot' else 'group'} {i}",
         )
+    if kind == "forgejo:repo":
+        if x < 0.03:
+            events = (Event(event_day, "archived", "archived"),)
+        elif x < 0.05:
+            events = (Event(event_day, "not_found", "deleted"),)
+        return Entity(
+            "forgejo",
+            "repo",
+            f"sim-{word}/{word}-cb{i}",
+            created,
+            growth,
+            events=events,
+            title=f"{word}-cb{i}",
+        )
+    if kind == "bluesky:account":
+        if x < 0.04:
+            events = (Event(event_day, "suspended", "AccountTakedown"),)
+        elif x < 0.06:
+            events = (Event(event_day, "not_found", "deactivated"),)
+        return Entity(
+            "bluesky",
+            "account",
+            f"{word}-{i}.bsky.social",
+            created,
+            growth,
+            post_rate=r.uniform(0.5, 10),
+            events=events,
+            title=f"{word} {i}",
+        )
     if kind == "hashtag":
         return Entity(
             "mastodon",
@@ -452,6 +487,10 @@ def build_entities(world: World, counts: dict[str, int], preset: str | None) -> 
         raise ValueError(f"unknown preset {preset!r} (known: story, None)")
     entities = story() if preset == "story" else []
     for kind, n in counts.items():
-        have = sum(1 for e in entities if e.kind == kind)
+        # A count keyed "platform:kind" is of that platform's kind; a bare kind is of the
+        # platform the generator puts it on (the story has X accounts and Bluesky accounts).
+        platform, _, bare = kind.rpartition(":")
+        platform = platform or GENERATED_ON.get(kind, "")
+        have = sum(1 for e in entities if e.kind == bare and (not platform or e.platform == platform))
         entities.extend(generated(world, kind, i) for i in range(have, n))
     return entities

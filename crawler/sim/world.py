@@ -6,7 +6,7 @@ those three, and statuses follow a fixed list of dated events. Nothing is stored
 clock moves, so any day can be asked about in any order and gives the same answer.
 
 Entities are platform-neutral (`Entity`); the platform modules shape them into Reddit,
-X, GitHub, Discord, Telegram, Arctic Shift and Mastodon answers.
+X, GitHub, Discord, Telegram, Arctic Shift, Mastodon, Forgejo and Bluesky answers.
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ class World:
         clock: SimClock | None = None,
         n_groups: int = 0,
         n_bots: int = 0,
+        n_forgejo_repos: int = 0,
+        n_bluesky_accounts: int = 0,
     ) -> None:
         from crawler.sim.story import build_entities  # the preset and the generator
 
@@ -110,6 +112,9 @@ class World:
             "hashtag": n_hashtags,
             "group": n_groups,  # Telegram public groups
             "bot": n_bots,  # Telegram bots
+            # "platform:kind" where a kind lives on more than one platform (story.generated)
+            "forgejo:repo": n_forgejo_repos,
+            "bluesky:account": n_bluesky_accounts,
         }
         self.entities: list[Entity] = build_entities(self, counts, preset)
         self._by_key: dict[str, Entity] = {}
