@@ -35,6 +35,14 @@ ConfigOpt = Annotated[
         "--config", help="Config directory (default: $DFWATCH_CONFIG, else ./config).", show_default=False
     ),
 ]
+RawCsvOpt = Annotated[
+    bool,
+    typer.Option(
+        "--raw-csv",
+        help="CSV: write text exactly as stored (default: text starting with = + - @ gets a leading ' "
+        "so spreadsheets do not run it as a formula).",
+    ),
+]
 T = TypeVar("T")
 _state: dict[str, Any] = {"debug": False}
 
@@ -53,6 +61,11 @@ def guarded(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
     except Exception as exc:
+        from crawler.db.engine import explain_error
+
+        known = explain_error(exc)  # a database that cannot be opened is no internal error
+        if known is not None:
+            raise _fail(str(known), known.exit_code) from None
         if _state["debug"]:
             raise
         log.debug("internal error", exc_info=True)
@@ -154,6 +167,7 @@ def report(
     top: Annotated[
         int | None, typer.Option("--top", min=1, help="Only the N fastest growers (7 days).")
     ] = None,
+    raw_csv: RawCsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Trend report: growth, status changes, tool mentions, link domains."""
@@ -179,7 +193,7 @@ def report(
             data = build_report(engine, since=window, platform=platform, handles=handles, top=top)
         finally:
             engine.dispose()
-        text = render(data, fmt)
+        text = render(data, fmt, csv_guard=not raw_csv)
         if out:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text, encoding="utf-8")
@@ -195,6 +209,10 @@ def report(
 def query(
     sql: Annotated[str, typer.Argument(help="One SQL statement; read-only (writes are refused).")],
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Rows the table shows at most (csv and json write all).")
+    ] = 1000,
+    raw_csv: RawCsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run a read-only SQL query against the research database."""
@@ -205,8 +223,8 @@ def query(
         if fmt not in ("table", "csv", "json"):
             raise ConfigError(f"--format must be table, csv or json, not {fmt!r}")
         cfg = _config(config)
-        columns, rows = run_query(cfg.database_url, sql)
-        format_rows(columns, rows, fmt, sys.stdout)
+        columns, rows = run_query(cfg.database_url, sql, timeout_seconds=cfg.settings.query.timeout_seconds)
+        format_rows(columns, rows, fmt, sys.stdout, limit=limit, csv_guard=not raw_csv)
         return 0
 
     raise typer.Exit(guarded(body))

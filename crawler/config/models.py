@@ -163,6 +163,15 @@ class SpiderSettings(_Strict):
     concurrent_per_domain: int = Field(2, ge=1, le=8, description="requests in flight per site at most")
 
 
+class QuerySettings(_Strict):
+    timeout_seconds: float = Field(
+        300,
+        gt=0,
+        le=86_400,
+        description="longest time one `dfwatch query` statement may run in the database (seconds)",
+    )
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     crawler: CrawlerSettings = CrawlerSettings()
@@ -174,6 +183,7 @@ class Settings(_Strict):
     x: XSettings = XSettings()
     github: GithubSettings = GithubSettings()
     spiders: SpiderSettings = SpiderSettings()
+    query: QuerySettings = QuerySettings()
 
     @field_validator("endpoints")
     @classmethod
