@@ -21,13 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import __version__
 from crawler.config import SOURCE_NAMES, Config
-from crawler.db import runlog
+from crawler.db import keyguard, runlog
 from crawler.db.engine import make_engine, upgrade
 from crawler.db.retry import DatabaseFull, write_with_retries
 from crawler.db.store import Store
 from crawler.enrich import Enricher
 from crawler.errors import ConfigError, DfwatchError, SourceError, StoreError
-from crawler.records import Record, utcnow
+from crawler.records import Post, Record, utcnow
 from crawler.sources.base import Source, SourceContext, SourceStats, get_source
 
 log = logging.getLogger("dfwatch.run")
@@ -75,6 +75,7 @@ class _Sink:
         self.batch_size = batch_size
         self.buffer: list[Record] = []
         self.store_sleep = store_sleep  # real time: a database outage is not a platform wait
+        self.key_recorded = False
 
     def __call__(self, record: Record) -> None:
         self.buffer.append(self.enricher(record))
@@ -84,6 +85,9 @@ class _Sink:
     def flush(self) -> None:
         if self.buffer:
             batch, self.buffer = self.buffer, []
+            if not self.key_recorded and any(isinstance(r, Post) and r.author for r in batch):
+                keyguard.record_key(self.store.engine, self.enricher.key)  # first pseudonym written
+                self.key_recorded = True
             write_with_retries(
                 lambda: self.store.write(batch, self.run_id),
                 what=f"run={self.run_id} records={len(batch)}",
@@ -142,6 +146,7 @@ def run_crawl(
     engine = make_engine(config.database_url)
     try:
         upgrade(engine)
+        keyguard.check_key(engine, enricher.key)  # another key stops the crawl here (exit 2)
         host, pid = socket.gethostname(), os.getpid()
         aborted = runlog.abort_stale_runs(engine, host=host)
         if aborted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -75,7 +76,10 @@ class Config:
 
     @property
     def pseudonym_key_file(self) -> Path:
-        return Path(self.settings.privacy.key_file)
+        """The key file; a relative `[privacy] key_file` is relative to the config directory
+        (never to the working directory: a crawl started elsewhere must find the same key)."""
+        path = Path(self.settings.privacy.key_file).expanduser()
+        return path if path.is_absolute() else Path(os.path.normpath(self.directory / path))
 
     # -- watchlist -----------------------------------------------------------------
     def _policy(self, content: str | None, nsfw: bool | None) -> str:

@@ -119,7 +119,9 @@ class PrivacySettings(_Strict):
     default_policy: Policy = Field("metadata", description="content policy of entries that name none")
     nsfw_policy: Policy = Field("counts", description="content policy of NSFW entries that name none")
     key_file: str = Field(
-        "data/pseudonym.key", description="HMAC key file, created 0600 when DFWATCH_PSEUDONYM_KEY is unset"
+        "../data/pseudonym.key",
+        description="HMAC key file, created 0600 when DFWATCH_PSEUDONYM_KEY is unset; relative to the "
+        "config directory (the default is data/pseudonym.key beside config/)",
     )
 
 
