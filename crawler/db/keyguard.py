@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from crawler.db.models import Base
-from crawler.enrich.pseudonym import KEY_ENV, PseudonymKey
 from crawler.errors import ConfigError, StoreError
 
 log = logging.getLogger("dfwatch.store")
@@ -25,6 +26,18 @@ log = logging.getLogger("dfwatch.store")
 TABLE: Table = Base.metadata.tables["pseudonym_key"]
 ROW_ID = 1
 SHOWN = 12  # hex characters of a fingerprint shown in messages
+KEY_ENV = "DFWATCH_PSEUDONYM_KEY"
+
+
+class Key(Protocol):
+    """What the guard needs of a key (crawler.enrich.pseudonym.PseudonymKey), never the key."""
+
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def origin(self) -> str: ...  # KEY_ENV or the key file's path
+    @property
+    def created(self) -> Path | None: ...  # the key file, if the crawl just created it
 
 
 class PseudonymKeyMismatch(ConfigError, StoreError):
@@ -41,13 +54,13 @@ def stored_fingerprint(engine: Engine) -> str | None:
     return str(value) if value is not None else None
 
 
-def _mismatch(key: PseudonymKey, stored: str) -> PseudonymKeyMismatch:
-    if key.created is not None:
+def _mismatch(key: Key, stored: str, *, created: Path | None) -> PseudonymKeyMismatch:
+    if created is not None:
         try:
-            key.created.unlink()  # we made it a moment ago (O_EXCL): it holds nothing of value
-            where = f"there was no key file at {key.created} (a new key was made and removed again)"
+            created.unlink()  # we made it a moment ago (O_EXCL): it holds nothing of value
+            where = f"there was no key file at {created} (a new key was made and removed again)"
         except OSError:
-            where = f"the key file {key.created} was just created with a new key"
+            where = f"the key file {created} was just created with a new key"
     elif key.origin == KEY_ENV:
         where = f"the key comes from {KEY_ENV}"
     else:
@@ -62,14 +75,14 @@ def _mismatch(key: PseudonymKey, stored: str) -> PseudonymKeyMismatch:
     )
 
 
-def check_key(engine: Engine, key: PseudonymKey) -> None:
+def check_key(engine: Engine, key: Key) -> None:
     """Raise PseudonymKeyMismatch if the database knows another key. Call before any request."""
     stored = stored_fingerprint(engine)
     if stored is not None and stored != key.fingerprint:
-        raise _mismatch(key, stored)
+        raise _mismatch(key, stored, created=key.created)
 
 
-def record_key(engine: Engine, key: PseudonymKey) -> None:
+def record_key(engine: Engine, key: Key) -> None:
     """Remember the key at the first pseudonymised write (race-safe: one row, id 1).
 
     If another process recorded a different key meanwhile, raise PseudonymKeyMismatch: the
@@ -85,4 +98,4 @@ def record_key(engine: Engine, key: PseudonymKey) -> None:
         pass  # already recorded
     stored = stored_fingerprint(engine)
     if stored is not None and stored != key.fingerprint:
-        raise _mismatch(PseudonymKey(key.key, key.origin), stored)
+        raise _mismatch(key, stored, created=None)  # the file is in use by now: keep it
