@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from crawler.errors import ConfigError, DfwatchError, StoreError
 
@@ -89,8 +89,13 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
+                    why = (
+                        "a file is in the way"
+                        if isinstance(exc, FileExistsError | NotADirectoryError)
+                        else exc.strerror
+                    )
                     raise ConfigError(
-                        f"cannot create the data directory {path.parent}: {exc.strerror or exc}", entry=ENTRY
+                        f"cannot create the data directory {path.parent}: {why or exc}", entry=ENTRY
                     ) from None
         engine = create_engine(u, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -118,6 +123,7 @@ _CONFIG_FAULTS = (
         "cannot open the database file: check that its directory exists and is writable",
     ),
     ("could not translate host name", "the database host name does not resolve"),
+    ("failed to resolve host", "the database host name does not resolve"),
     ("password authentication failed", "the database refused the login (password authentication failed)"),
     ("no password supplied", "the database wants a password and the URL has none"),
     ("does not exist", None),  # FATAL: database "x" (or role "x") does not exist
@@ -225,7 +231,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
                     ensure_reader(engine)
             return
-        except OperationalError as exc:
+        except DBAPIError as exc:
             message = str(exc.orig)
             if "database is locked" in message and time.monotonic() < deadline:
                 log.info("another process is upgrading the schema; waiting")

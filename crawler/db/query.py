@@ -37,7 +37,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import NullPool
 
 from crawler.db import reader
-from crawler.db.engine import make_engine
+from crawler.db.engine import explain_error, make_engine
 from crawler.errors import ConfigError, ReadOnlyViolation, StoreError
 from crawler.textsafe import CsvWriter, terminal
 
@@ -211,6 +211,10 @@ def run_query(
     decode: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
     try:
         raw = engine.raw_connection()
+    except Exception as exc:
+        engine.dispose()
+        raise explain_error(exc, url) or StoreError(str(exc).strip().splitlines()[0]) from None
+    try:
         if dialect == "postgresql":
             cursor, columns, decode = _pg_execute(raw.driver_connection, sql, budget)
         else:
