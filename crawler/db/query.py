@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from crawler.db import reader
@@ -211,7 +212,7 @@ def run_query(
     decode: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
     try:
         raw = engine.raw_connection()
-    except Exception as exc:
+    except (sqlite3.Error, _psycopg_error(), DBAPIError) as exc:  # cannot connect or open
         engine.dispose()
         raise explain_error(exc, url) or StoreError(str(exc).strip().splitlines()[0]) from None
     try:
