@@ -7,6 +7,7 @@ sentence on stderr. Exit codes: 0 ok, 4 partial, 1 failed, 2 usage or config err
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -99,6 +100,10 @@ def _main(
 
     _state["debug"] = debug
     setup_logging(verbose)
+    if os.environ.get("DFWATCH_PARENT_WATCH"):  # started by the scheduler: end with it, even killed
+        from crawler.schedule.parentwatch import watch_parent
+
+        watch_parent()
 
 
 @app.command()
