@@ -250,9 +250,12 @@ def test_ctrl_c_cancels_a_postgres_query_on_the_server(pg: str, tmp_path: Path) 
 
 
 def test_reader_role_creation_is_safe_from_several_processes_at_once(engine: Engine, db_url: str) -> None:
+    """The role is cluster-wide: test processes upgrading their own schemas create it at once."""
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL roles")
     role = f"dfw_test_reader_{uuid.uuid4().hex[:8]}"
+    schemas = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(4)]
+    base = db_url.split("?", 1)[0]
     script = (
         "import sys, time\n"
         "from crawler.db.engine import make_engine\n"
@@ -261,15 +264,21 @@ def test_reader_role_creation_is_safe_from_several_processes_at_once(engine: Eng
         "while time.time() < t: time.sleep(0.001)\n"
         "ensure_reader(make_engine(sys.argv[1]), role=sys.argv[3])\n"
     )
-    start = str(time.time() + 1.5)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, db_url, start, role], env=env, stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(4)
-    ]
+    with engine.begin() as conn:
+        for s in schemas:
+            conn.execute(text(f'CREATE SCHEMA "{s}"'))
     try:
+        start = str(time.time() + 1.5)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, f"{base}?options=-csearch_path%3D{s}", start, role],
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for s in schemas
+        ]
         errs = [p.communicate(timeout=60)[1] for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0, 0], errs
         assert not any("could not" in e for e in errs), errs
@@ -278,11 +287,14 @@ def test_reader_role_creation_is_safe_from_several_processes_at_once(engine: Eng
                 conn.execute(text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
                 == 1
             )
-            assert conn.execute(
-                text("SELECT has_table_privilege(:r, 'posts', 'SELECT')"), {"r": role}
-            ).scalar()
+            for s in schemas:
+                assert conn.execute(
+                    text("SELECT has_schema_privilege(:r, :s, 'USAGE')"), {"r": role, "s": s}
+                ).scalar()
     finally:
         with engine.begin() as conn:
+            for s in schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{s}" CASCADE'))
             if conn.execute(text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar():
                 conn.execute(text(f'DROP OWNED BY "{role}"'))
                 conn.execute(text(f'DROP ROLE "{role}"'))

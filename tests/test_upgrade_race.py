@@ -27,7 +27,9 @@ upgrade(make_engine(sys.argv[1]))
 
 
 def _together(argvs: list[list[str]], env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
-    procs = [subprocess.Popen(a, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for a in argvs]
+    procs = [
+        subprocess.Popen(a, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for a in argvs
+    ]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=120)
