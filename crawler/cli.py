@@ -7,6 +7,7 @@ sentence on stderr. Exit codes: 0 ok, 4 partial, 1 failed, 2 usage or config err
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,14 @@ ConfigOpt = Annotated[
         "--config", help="Config directory (default: $DFWATCH_CONFIG, else ./config).", show_default=False
     ),
 ]
+RawCsvOpt = Annotated[
+    bool,
+    typer.Option(
+        "--raw-csv",
+        help="CSV: write text exactly as stored (default: text starting with = + - @ gets a leading ' "
+        "so spreadsheets do not run it as a formula).",
+    ),
+]
 T = TypeVar("T")
 _state: dict[str, Any] = {"debug": False}
 
@@ -54,6 +63,11 @@ def guarded(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
     except Exception as exc:
+        from crawler.db.engine import explain_error
+
+        known = explain_error(exc)  # a database that cannot be opened is no internal error
+        if known is not None:
+            raise _fail(str(known), known.exit_code) from None
         if _state["debug"]:
             raise
         log.debug("internal error", exc_info=True)
@@ -100,6 +114,10 @@ def _main(
 
     _state["debug"] = debug
     setup_logging(verbose)
+    if os.environ.get("DFWATCH_PARENT_WATCH"):  # started by the scheduler: end with it, even killed
+        from crawler.schedule.parentwatch import watch_parent
+
+        watch_parent()
 
 
 @app.command()
@@ -168,6 +186,7 @@ def report(
     top: Annotated[
         int | None, typer.Option("--top", min=1, help="Only the N fastest growers (7 days).")
     ] = None,
+    raw_csv: RawCsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Trend report: growth, status changes, tool mentions, link domains."""
@@ -202,7 +221,7 @@ def report(
             )
         finally:
             engine.dispose()
-        text = render(data, fmt)
+        text = render(data, fmt, csv_guard=not raw_csv)
         if out:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text, encoding="utf-8")
@@ -218,6 +237,10 @@ def report(
 def query(
     sql: Annotated[str, typer.Argument(help="One SQL statement; read-only (writes are refused).")],
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Rows the table shows at most (csv and json write all).")
+    ] = 1000,
+    raw_csv: RawCsvOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run a read-only SQL query against the research database."""
@@ -228,8 +251,8 @@ def query(
         if fmt not in ("table", "csv", "json"):
             raise ConfigError(f"--format must be table, csv or json, not {fmt!r}")
         cfg = _config(config)
-        columns, rows = run_query(cfg.database_url, sql)
-        format_rows(columns, rows, fmt, sys.stdout)
+        columns, rows = run_query(cfg.database_url, sql, timeout_seconds=cfg.settings.query.timeout_seconds)
+        format_rows(columns, rows, fmt, sys.stdout, limit=limit, csv_guard=not raw_csv)
         return 0
 
     raise typer.Exit(guarded(body))

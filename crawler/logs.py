@@ -20,6 +20,9 @@ def setup_logging(verbose: int = 0, *, stream: object = None) -> None:
     else:
         handler = logging.StreamHandler(out)  # type: ignore[arg-type]
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    from crawler.logsafe import EthicsFilter
+
+    handler.addFilter(EthicsFilter())  # no post text, authors or credentials, even at -vv
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

@@ -8,8 +8,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
+
+from crawler.textsafe import terminal
 
 if TYPE_CHECKING:
     from crawler.run import RunResult
@@ -75,7 +78,9 @@ class CrawlProgress:
             if outcome.skipped_reason:
                 self.console.print(f"{name}: skipped, {outcome.skipped_reason}", highlight=False)
             if outcome.stats.error_summary:
-                self.console.print(f"[yellow]{name}[/]: {outcome.stats.error_summary}", highlight=False)
+                # The summary quotes what servers answered: never markup, never escape codes.
+                summary = escape(terminal(outcome.stats.error_summary))
+                self.console.print(f"[yellow]{name}[/]: {summary}", highlight=False)
         if result.status == "failed":
             self.console.print(
                 "nothing could be fetched. Without network access, `dfwatch demo` (make demo) runs the "

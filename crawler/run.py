@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import __version__
 from crawler.config import Config
-from crawler.db import runlog
+from crawler.db import keyguard, runlog
 from crawler.db.engine import make_engine, upgrade
 from crawler.db.retry import DatabaseFull
 from crawler.db.store import Store
@@ -109,6 +109,7 @@ def run_crawl(
     engine = make_engine(config.database_url)
     try:
         upgrade(engine)
+        keyguard.check_key(engine, enricher.key)  # another key stops the crawl here (exit 2)
         host, pid = socket.gethostname(), os.getpid()
         aborted = runlog.abort_stale_runs(engine, host=host)
         if aborted:

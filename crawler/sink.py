@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+from crawler.db import keyguard
 from crawler.db.retry import write_with_retries
 from crawler.db.store import Store
 from crawler.enrich import Enricher
-from crawler.records import CommunityKey, Record
+from crawler.records import CommunityKey, Post, Record
 
 
 class RecordSink:
@@ -40,6 +41,7 @@ class RecordSink:
         self.batch_size = batch_size
         self.buffer: list[Record] = []
         self.store_sleep = store_sleep  # real time: a database outage is not a platform wait
+        self.key_recorded = False  # the pseudonym key's fingerprint, once a pseudonym is written
 
     def __call__(self, record: Record) -> None:
         self.buffer.append(self.enricher(record))
@@ -49,6 +51,9 @@ class RecordSink:
     def flush(self) -> None:
         if self.buffer:
             batch, self.buffer = self.buffer, []
+            if not self.key_recorded and any(isinstance(r, Post) and r.author for r in batch):
+                keyguard.record_key(self.store.engine, self.enricher.key)  # first pseudonym written
+                self.key_recorded = True
             write_with_retries(
                 lambda: self.store.write(batch, self.run_id),
                 what=f"run={self.run_id} records={len(batch)}",

@@ -11,7 +11,7 @@ from typing import Any
 
 from scrapy.settings import Settings
 
-from crawler.config import Config
+from crawler.config import DEFAULT_ENDPOINTS, Config
 
 
 def scrapy_settings(config: Config, overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -37,8 +37,14 @@ def scrapy_settings(config: Config, overrides: Mapping[str, Any] | None = None) 
         "DFWATCH_MAX_RETRIES": limits.max_retries,  # initial request + N retries
         "DFWATCH_MAX_WAIT_SECONDS": limits.max_wait_seconds,
         "DFWATCH_BACKOFF_SECONDS": limits.backoff_seconds,  # doubles each retry
+        # Requests to loopback, private and metadata hosts are refused (spiders.hostguard),
+        # except the configured endpoints; the config's allow_private_hosts lifts it.
+        "DFWATCH_ALLOW_PRIVATE_HOSTS": bool(getattr(config.settings.crawler, "allow_private_hosts", False)),
+        "DFWATCH_ENDPOINTS": [config.endpoint(name) for name in DEFAULT_ENDPOINTS],
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            # First of all (before robots.txt): a refused request is never sent, nor counted.
+            "spiders.hostguard.PrivateHostMiddleware": 50,
             "spiders.middlewares.RateLimitRetryMiddleware": 550,
             # Closest to the network, so every request sent is counted, retries included.
             "spiders.middlewares.RequestCounterMiddleware": 950,

@@ -44,6 +44,9 @@ import json, os, signal, socket, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crawler.schedule.parentwatch import watch_parent
+watch_parent()  # as the real CLI does first
+
 argv = sys.argv[1:]
 log = Path(os.environ["FAKE_LOG"])
 with log.open("a") as f:
@@ -536,3 +539,91 @@ def test_two_crawls_started_together_wait_for_the_lock(make_config: Any, db: Eng
     assert [r.status for r in runs(db)] == ["ok", "ok"]
     with db.connect() as conn:
         assert list(conn.execute(select(LOCKS))) == []
+
+
+# --------------------------------------------------------------------------- scheduler death
+
+
+def gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie nobody reaps (this container's PID 1 does not)."""
+    from crawler.db.runlog import pid_alive
+
+    return not pid_alive(pid)
+
+
+def test_scheduler_killed_with_kill_9_takes_its_crawl_child_along_and_loses_no_run(
+    make_config: Any, fake: Fake, db: Engine, tmp_path: Path
+) -> None:
+    cron, last = far_cron()
+    config = make_config(
+        {}, f'[schedule]\ncron = "{cron}"\nmisfire_grace_hours = 14\n', env=fake.env("hang,ok")
+    )
+    start_once(config)
+    set_next_run(db, DEFAULT_JOB, last)
+    proc = _scheduler_process(config, fake, tmp_path)
+    try:
+        wait_for("the crawl to start", lambda: fake.started(1))
+        (run,) = runs(db)
+        proc.kill()  # SIGKILL: the scheduler can end nothing itself
+        proc.wait(10)
+        wait_for("the crawl child to die with its scheduler", lambda: gone(run.pid))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # The dead child's lock does not block the next crawl: it is taken over at once.
+    with db.connect() as conn:
+        (scope,) = conn.execute(select(LOCKS.c.scope).where(LOCKS.c.scope.like("source:%"))).scalars().all()
+    lock = RunLock(
+        db, [scope], holder=f"{socket.gethostname()}:{os.getpid()}", wait_seconds=0, stale_seconds=3600
+    )
+    lock.acquire(None)
+    lock.release()
+    # And the restarted scheduler runs its next crawl.
+    running = Running(config, cli_command=fake.command, triggers={DEFAULT_JOB: IntervalTrigger(seconds=1)})
+    wait_for("the next run to finish", lambda: "ok" in [r.status for r in runs(db)])
+    assert running.finish() == 0
+
+
+CHILD = """
+import signal, sys, time
+from crawler.schedule import parentwatch
+parentwatch.KILL_GRACE_SECONDS = 0.5
+if sys.argv[1] == "ignore-term":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+parentwatch.watch_parent(prctl=sys.argv[2] == "prctl")
+print("watching", flush=True)
+time.sleep(120)
+"""
+PARENT = """
+import os, subprocess, sys, time
+from crawler.schedule.parentwatch import watch_pipe
+env, child_end, lifeline = watch_pipe()
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], env={**os.environ, **env},
+                         pass_fds=(child_end,), start_new_session=True, stdout=subprocess.PIPE, text=True)
+os.close(child_end)
+assert child.stdout.readline().strip() == "watching"
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "mechanism"),
+    [("default", "prctl"), ("default", "pipe"), ("ignore-term", "pipe")],
+    ids=["parent-death-signal", "pipe-fallback", "pipe-fallback-sigkill-after-grace"],
+)
+def test_child_dies_when_its_parent_is_killed(mode: str, mechanism: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, CHILD, mode, mechanism], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child_pid = int(parent.stdout.readline())
+        assert not gone(child_pid)
+        parent.kill()
+        parent.wait(10)
+        wait_for("the child to end", lambda: gone(child_pid))
+    finally:
+        if parent.poll() is None:
+            parent.kill()

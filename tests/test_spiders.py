@@ -42,7 +42,13 @@ from tests.fakes.web import (
 )
 
 # No pacing in tests: the fake answers at once and AutoThrottle would only add seconds.
-FAST = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "WARNING"}
+# The fakes listen on 127.0.0.1, which spiders.hostguard refuses for watchlist-named hosts.
+FAST = {
+    "AUTOTHROTTLE_ENABLED": False,
+    "DOWNLOAD_DELAY": 0,
+    "LOG_LEVEL": "WARNING",
+    "DFWATCH_ALLOW_PRIVATE_HOSTS": True,
+}
 LIMITS = "[rate_limits]\nmax_retries = 2\nbackoff_seconds = 0\nmax_wait_seconds = 30\n"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -71,7 +72,11 @@ class Config:
 
     @property
     def pseudonym_key_file(self) -> Path:
-        return Path(self.settings.privacy.key_file)
+        """The key file; a relative `[privacy] key_file` is relative to the config directory
+        (never to the working directory: a crawl started elsewhere must find the same key)."""
+        path = Path(self.settings.privacy.key_file).expanduser()
+        base = self.directory if self.directory is not None else Path("config")
+        return path if path.is_absolute() else Path(os.path.normpath(base / path))
 
     def source_settings(self, name: str) -> Any:
         """The `[<name>]` settings of a source (see crawler.config.models.source_settings)."""

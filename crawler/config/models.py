@@ -116,7 +116,9 @@ class PrivacySettings(_Strict):
     default_policy: Policy = Field("metadata", description="content policy of entries that name none")
     nsfw_policy: Policy = Field("counts", description="content policy of NSFW entries that name none")
     key_file: str = Field(
-        "data/pseudonym.key", description="HMAC key file, created 0600 when DFWATCH_PSEUDONYM_KEY is unset"
+        "../data/pseudonym.key",
+        description="HMAC key file, created 0600 when DFWATCH_PSEUDONYM_KEY is unset; relative to the "
+        "config directory (the default is data/pseudonym.key beside config/)",
     )
 
 
@@ -137,6 +139,15 @@ class SpiderSettings(_Strict):
     concurrent_per_domain: int = Field(2, ge=1, le=8, description="requests in flight per site at most")
 
 
+class QuerySettings(_Strict):
+    timeout_seconds: float = Field(
+        300,
+        gt=0,
+        le=86_400,
+        description="longest time one `dfwatch query` statement may run in the database (seconds)",
+    )
+
+
 class CoreSettings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     crawler: CrawlerSettings = CrawlerSettings()
@@ -145,6 +156,7 @@ class CoreSettings(_Strict):
     rate_limits: RateLimitSettings = RateLimitSettings()
     endpoints: dict[str, str] = Field(default_factory=dict)
     spiders: SpiderSettings = SpiderSettings()
+    query: QuerySettings = QuerySettings()
 
     @field_validator("endpoints")
     @classmethod

@@ -196,3 +196,17 @@ class RunLock(Base):
     holder: Mapped[str] = mapped_column(String(255))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PseudonymKeyFingerprint(Base):
+    """The fingerprint of the key the authors were pseudonymised with (one row, id 1).
+
+    Written at the first pseudonymised write; a crawl with another key stops before any
+    request (crawler.db.keyguard). The key itself is never stored.
+    """
+
+    __tablename__ = "pseudonym_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -75,7 +75,17 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, but belongs to someone else
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that exited but was not reaped (its parent died and PID 1 does not reap, as
+    in containers started without an init) still answers signal 0, yet holds nothing."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[:1] == [b"Z"]
+    except OSError:  # no /proc (not Linux), or it is gone by now
+        return False
 
 
 # --------------------------------------------------------------------------- runs

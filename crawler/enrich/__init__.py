@@ -19,7 +19,7 @@ from crawler.config import Config
 from crawler.enrich.links import link_domain
 from crawler.enrich.mentions import MentionMatcher
 from crawler.enrich.policy import apply_policy
-from crawler.enrich.pseudonym import load_key, pseudonymise
+from crawler.enrich.pseudonym import PseudonymKey, load_key, open_key, pseudonymise
 from crawler.records import CommunityObservation, Post, Record
 
 __all__ = ["Enricher", "MentionMatcher", "apply_policy", "link_domain", "load_key", "pseudonymise"]
@@ -36,7 +36,8 @@ class Enricher:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._key = load_key(config.env, config.pseudonym_key_file)
+        self.key: PseudonymKey = open_key(config.env, config.pseudonym_key_file)
+        self._key = self.key.key
         self.mentions = MentionMatcher(config.tools)
         self._nsfw: dict[tuple[str, str, str], bool] = {}
         # config.policy_for walks the whole watchlist; the answer per community is fixed.

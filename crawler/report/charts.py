@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from html import escape
+
+from crawler.textsafe import html
 
 # Okabe–Ito, readable for the common colour-vision deficiencies; yellow swapped for a wine red.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#555555")
@@ -33,7 +34,8 @@ FONT = 'font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-si
 
 
 def esc(text: object) -> str:
-    return escape(str(text), quote=True)
+    """Text for HTML or SVG: control characters (NUL, ESC, bidi overrides) dropped, escaped."""
+    return html(text)
 
 
 def colour(i: int) -> str:

@@ -26,6 +26,7 @@ from crawler.report.render_text import (
     fmt_count,
     fmt_time,
 )
+from crawler.textsafe import bdi
 
 CHART_TOOLS = 6  # lines in the weekly mentions chart
 
@@ -143,7 +144,7 @@ def _cards(report: dict[str, Any]) -> str:
     ]
     return (
         '<div class="cards">'
-        + "".join(f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for v, k in cards)
+        + "".join(f'<div class="card"><b>{bdi(v)}</b><span>{bdi(k)}</span></div>' for v, k in cards)
         + "</div>"
     )
 
@@ -152,7 +153,7 @@ def _legend(items: list[tuple[str, str]], dot: bool = False) -> str:
     cls = ' class="dot"' if dot else ""
     return (
         '<ul class="legend">'
-        + "".join(f'<li><i{cls} style="background:{c}"></i>{esc(label)}</li>' for label, c in items)
+        + "".join(f'<li><i{cls} style="background:{c}"></i>{bdi(label)}</li>' for label, c in items)
         + "</ul>"
     )
 
@@ -210,7 +211,7 @@ def _table(
         cells = []
         for key, _, fmt in columns:
             value = row.get(key)
-            text = esc(fmt(value))
+            text = esc(fmt(value)) if key in NUMERIC else bdi(fmt(value))
             if status and key == "status" and value:
                 c = charts.STATUS_COLOURS.get(value, "#555555")
                 text = f'<span class="status" style="background:{c}">{text}</span>'

@@ -6,7 +6,6 @@ JSON can be rendered again later in any format.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import shutil
@@ -16,8 +15,10 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crawler.report.provenance import provenance_lines
+from crawler.textsafe import CsvWriter, md_text, terminal
 
 FORMATS = ("table", "md", "csv", "json", "html")
 MISSING = "—"  # how a null (unknown) figure reads in table and Markdown output
@@ -158,12 +159,12 @@ def sections(
 COVERAGE_TITLE = "Coverage (crawl runs in the window, per source)"
 
 
-def render(report: dict[str, Any], fmt: str) -> str:
-    """The report in `fmt` (one of FORMATS) as one string."""
+def render(report: dict[str, Any], fmt: str, *, csv_guard: bool = True) -> str:
+    """The report in `fmt` (one of FORMATS) as one string (`csv_guard`: see render_csv)."""
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
-        return render_csv(report)
+        return render_csv(report, guard=csv_guard)
     if fmt == "md":
         return render_md(report)
     if fmt == "table":
@@ -195,7 +196,8 @@ def render_table(report: dict[str, Any], width: int | None = None) -> str:
         for key, heading, _ in columns:
             table.add_column(heading, justify="right" if key in NUMERIC else "left", overflow="fold")
         for row in rows:
-            table.add_row(*(f(row.get(key)) for key, _, f in columns))
+            # Text, not str: scraped text is never read as Rich markup.
+            table.add_row(*(Text(terminal(f(row.get(key)))) for key, _, f in columns))
         if not rows:
             table.add_row(*(["(none)"] + [""] * (len(columns) - 1)))
         console.print(table)
@@ -209,7 +211,7 @@ _MD_SPECIAL = set("\\|<>&`*[]")
 
 def _md_cell(text: str) -> str:
     """Scraped text as literal Markdown: backslash-escape what could start markup or HTML."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text.replace("\n", " "))
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in md_text(text))
 
 
 def render_md(report: dict[str, Any]) -> str:
@@ -270,17 +272,18 @@ CSV_FIELDS = [
 CSV_PROVENANCE_PREFIX = "# dfwatch provenance: "  # the CSV's first line; read with skiprows=1
 
 
-def render_csv(report: dict[str, Any]) -> str:
+def render_csv(report: dict[str, Any], *, guard: bool = True) -> str:
     """One tidy CSV: a `section` column (community, status_change, tool, link_domain, coverage)
-    and the union of the sections' fields; an unknown figure is an empty cell, never 0.
+    and the union of the sections' fields; an unknown figure is an empty cell, never 0. Text
+    that a spreadsheet would run as a formula starts with `'` unless `guard` is off (textsafe).
 
     The first line is a comment holding the provenance as JSON (`# dfwatch provenance: {...}`):
     read the table with `pandas.read_csv(path, skiprows=1)`."""
     buf = io.StringIO()
     if report.get("provenance"):
         buf.write(CSV_PROVENANCE_PREFIX + json.dumps(report["provenance"], ensure_ascii=False) + "\n")
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = CsvWriter(buf, guard=guard)
+    writer.writerow(CSV_FIELDS)
     for section, key in (
         ("community", "communities"),
         ("status_change", "status_changes"),
@@ -289,5 +292,6 @@ def render_csv(report: dict[str, Any]) -> str:
         ("coverage", "coverage"),
     ):
         for row in report.get(key, ()):
-            writer.writerow({"section": section, **{k: ("" if v is None else v) for k, v in row.items()}})
+            cells = {"section": section, **row}
+            writer.writerow("" if cells.get(f) is None else cells[f] for f in CSV_FIELDS)
     return buf.getvalue()

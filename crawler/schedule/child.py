@@ -7,7 +7,8 @@ the run row of a child it had to kill, writes the report afterwards if asked, an
 shutdown gives running children a grace period before it terminates them.
 
 Children get their own session (process group), so a Ctrl-C on the scheduler's terminal
-does not reach them: a crawl is ended by the supervisor, on purpose, or not at all.
+does not reach them: a crawl is ended by the supervisor, on purpose, or when the scheduler
+itself dies (even by SIGKILL: crawler.schedule.parentwatch).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy import Engine
 from crawler import __version__
 from crawler.config import SOURCE_NAMES, Config
 from crawler.db.runlog import close_child_run, release_locks_of
+from crawler.schedule.parentwatch import watch_pipe
 
 log = logging.getLogger("dfwatch.schedule")
 
@@ -51,6 +53,7 @@ class _Child:
     end_reason: str | None = None  # set when we ended it: why
     end_status: str = "failed"  # failed (timeout) or aborted (shutdown)
     done: threading.Event = field(default_factory=threading.Event)
+    lifeline: int | None = None  # write end of the pipe the child watches (parentwatch)
 
 
 class Supervisor:
@@ -133,8 +136,17 @@ class Supervisor:
             if self._stopping:
                 log.warning("%s not started: the scheduler is stopping", label)
                 return None
-            proc = subprocess.Popen(argv, env=self.env, start_new_session=True)
-            child = _Child(proc, label, datetime.now(UTC))
+            watch_env, child_end, lifeline = watch_pipe()  # the child dies with us
+            try:
+                proc = subprocess.Popen(
+                    argv, env={**self.env, **watch_env}, start_new_session=True, pass_fds=(child_end,)
+                )
+            except BaseException:
+                os.close(lifeline)
+                raise
+            finally:
+                os.close(child_end)
+            child = _Child(proc, label, datetime.now(UTC), lifeline=lifeline)
             self._children.add(child)
         log.info("%s started pid=%d", label, proc.pid)
         return child
@@ -152,6 +164,9 @@ class Supervisor:
         finally:
             with self._lock:
                 self._children.discard(child)
+            if child.lifeline is not None:
+                os.close(child.lifeline)
+                child.lifeline = None
             child.done.set()
 
     def _end(self, child: _Child, reason: str, status: str) -> None:

@@ -16,6 +16,12 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
+    if connection.dialect.name == "sqlite":
+        # Take the write lock before reading the schema version, and keep the DDL in one
+        # transaction: a second process upgrading at the same time waits here (busy
+        # timeout), then finds the schema current instead of creating the tables again.
+        # (pysqlite would otherwise run each DDL statement in autocommit.)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
