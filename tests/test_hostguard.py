@@ -15,7 +15,7 @@ from scrapy.http import Request
 from sqlalchemy import Engine
 
 from crawler.hostguard import address_kind, is_private_host, private_host_reason
-from crawler.sources.base import get_source
+from crawler.sources.registry import get_source
 from spiders.hostguard import PrivateHostMiddleware
 from spiders.runner import schedule, settle
 from spiders.settings import scrapy_settings
@@ -115,7 +115,8 @@ def web() -> Iterator[FakeWeb]:
 
 
 async def _crawl(h: Harness, name: str, overrides: dict[str, Any]) -> Any:
-    """Like Harness.crawl, but with the project's own DFWATCH_ALLOW_PRIVATE_HOSTS (off)."""
+    """Like Harness.crawl, with DFWATCH_ALLOW_PRIVATE_HOSTS as `overrides` say (the config that
+    let the watchlist name 127.0.0.1 at load would allow it at crawl time too)."""
     ctx = h.context(name)
     runner = CrawlerRunner(
         scrapy_settings(h.config, {"LOG_LEVEL": "WARNING", "DOWNLOAD_DELAY": 0, **overrides})
@@ -133,7 +134,7 @@ async def test_forum_on_a_loopback_address_is_refused_at_crawl_time_and_nothing_
     phpbb = phpbb_forum(web)
     config = make_config({"forums": [{"url": phpbb, "engine": "phpbb"}]}, LIMITS)
     h = Harness(config, sqlite_engine)
-    ctx = await _crawl(h, "forums", {})
+    ctx = await _crawl(h, "forums", {"DFWATCH_ALLOW_PRIVATE_HOSTS": False})
     assert ctx.stats.failures == [
         f"{phpbb}: IgnoreRequest: refused 127.0.0.1: 127.0.0.1 is a loopback address "
         "(set [crawler] allow_private_hosts = true to crawl it)"
@@ -157,6 +158,6 @@ async def test_configured_endpoint_on_loopback_stays_allowed(
         {"github": {"repos": ["iperov/DeepFaceLab"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url}
     )
     h = Harness(config, sqlite_engine)
-    ctx = await _crawl(h, "github", {})
+    ctx = await _crawl(h, "github", {"DFWATCH_ALLOW_PRIVATE_HOSTS": False})
     assert ctx.stats.failures == []
     assert h.metrics("iperov/DeepFaceLab")["stars"] == 1
