@@ -317,6 +317,17 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "pseudonym_key",
+        "The fingerprint of the key the authors were pseudonymised with, so that a crawl with another "
+        "key stops instead of giving authors a second pseudonym (docs/security.md). One row at most, "
+        "written at the first pseudonymised write; the key itself is never stored.",
+        (
+            C("id", "always 1 (primary key)", "integer"),
+            C("fingerprint", '`HMAC-SHA256(key, "dfwatch pseudonym key fingerprint v1")`', "hex text"),
+            C("first_used_at", "when the first pseudonymised author was written with this key", "time"),
+        ),
+    ),
+    Table(
         "source_state",
         "Small state a source keeps between crawls (cursors, newest ids seen, ETags).",
         (
