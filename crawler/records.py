@@ -22,8 +22,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
-Platform = Literal["reddit", "x", "github", "discord", "telegram", "forum", "mastodon"]
-Kind = Literal["subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag"]
+Platform = Literal[
+    "reddit", "x", "github", "discord", "telegram", "forum", "mastodon", "huggingface", "civitai"
+]
+Kind = Literal[
+    "subreddit",
+    "account",
+    "query",
+    "repo",
+    "server",
+    "channel",
+    "forum",
+    "hashtag",
+    "model",
+    "space",
+    "author",
+]
 Status = Literal[
     "active",
     "private",
@@ -40,8 +54,30 @@ Status = Literal[
 PostState = Literal["visible", "removed", "deleted"]
 ContentPolicy = Literal["counts", "metadata", "full"]
 
-PLATFORMS: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "forum", "mastodon")
-KINDS: tuple[str, ...] = ("subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag")
+PLATFORMS: tuple[str, ...] = (
+    "reddit",
+    "x",
+    "github",
+    "discord",
+    "telegram",
+    "forum",
+    "mastodon",
+    "huggingface",
+    "civitai",
+)
+KINDS: tuple[str, ...] = (
+    "subreddit",
+    "account",
+    "query",
+    "repo",
+    "server",
+    "channel",
+    "forum",
+    "hashtag",
+    "model",
+    "space",
+    "author",
+)
 STATUSES: tuple[str, ...] = (
     "active",
     "private",
@@ -77,6 +113,13 @@ METRICS: tuple[str, ...] = (
     "topics",
     "active_users",
     "accounts_per_day",
+    # Model hubs (Hugging Face, Civitai).
+    "downloads",
+    "downloads_total",
+    "likes",
+    "comments",
+    "models",
+    "spaces",
 )
 
 

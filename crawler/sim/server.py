@@ -2,7 +2,8 @@
 
 Paths do not collide across the platforms dfwatch uses (Reddit /api/info, /r/...; X /2/...;
 GitHub /repos/...; Discord /api/v9/invites/...; Telegram /s/... and /robots.txt; Arctic
-Shift /api/time_series; Mastodon /api/v1/tags/...), so one base URL serves as every
+Shift /api/time_series; Mastodon /api/v1/tags/...; Hugging Face /api/models, /api/spaces;
+Civitai /api/v1/models), so one base URL serves as every
 platform's endpoint. Every answer carries `X-Sim-Now`, the simulated time it describes.
 
 Control endpoints (not counted as platform requests):
@@ -26,10 +27,12 @@ from urllib.parse import parse_qs, urlsplit
 from crawler.plugins import endpoints
 from crawler.sim.accounting import Accounting
 from crawler.sim.arctic_shift import ArcticShift
+from crawler.sim.civitai import Civitai
 from crawler.sim.clock import SIM_NOW_HEADER
 from crawler.sim.discord import Discord
 from crawler.sim.faults import Fault, FaultPlan
 from crawler.sim.github import GitHub
+from crawler.sim.huggingface import HuggingFace
 from crawler.sim.mastodon import Mastodon
 from crawler.sim.platform import Platform
 from crawler.sim.reddit import Reddit
@@ -40,7 +43,17 @@ from crawler.sim.x import X
 
 log = logging.getLogger("crawler.sim")
 
-PLATFORM_CLASSES: tuple[type[Platform], ...] = (Reddit, X, GitHub, Discord, ArcticShift, Mastodon, Telegram)
+PLATFORM_CLASSES: tuple[type[Platform], ...] = (
+    Reddit,
+    X,
+    GitHub,
+    Discord,
+    ArcticShift,
+    Mastodon,
+    Telegram,
+    HuggingFace,
+    Civitai,
+)
 # Every declared endpoint points here (crawler.plugins: declarations only, no client code),
 # so a crawl driven by the simulation can reach no other address.
 ENDPOINT_NAMES = tuple(name.upper() for name in endpoints())
