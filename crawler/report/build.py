@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crawler.errors import StoreError
+from crawler.plugins import headline_metrics
 from crawler.records import utcnow
 from crawler.report import queries
 from crawler.report.since import format_since
@@ -53,10 +54,12 @@ def number(value: Any) -> int | float | None:
 
 
 def _sort_key(c: dict[str, Any]) -> tuple[Any, ...]:
-    """Biggest 7-day gain first; unknown gains after every known one; then size, then name."""
+    """Biggest 7-day gain first; unknown gains after every known one; then size, then name.
+
+    Gains and sizes are each row's own headline figure (members, stars, downloads, ...)."""
     d7 = c["delta_7d"]
-    members = c["members"]
-    return (d7 is None, -(d7 or 0), members is None, -(members or 0), c["platform"], c["handle"].lower())
+    value = c["value"]
+    return (d7 is None, -(d7 or 0), value is None, -(value or 0), c["platform"], c["handle"].lower())
 
 
 def build_report(
@@ -81,13 +84,14 @@ def build_report(
         with engine.connect() as conn:
             queries.ensure_sqlite_math(conn)
             ids = queries.community_ids(conn, platform, handles)
-            rows = queries.members(conn, now, ids)
+            rows = queries.headline(conn, now, ids, headline_metrics())
             posts = queries.posts_7d(conn, now, ids)
             per_day = queries.posts_per_day_7d(conn, now, ids)
             communities = [_community(r, posts, per_day) for r in rows]
             communities.sort(key=_sort_key)
             if top is not None:
                 communities = communities[:top]
+            # The growth chart draws members only: one scale, one unit.
             charted = [c for c in communities if c["members"] is not None][:CHART_COMMUNITIES]
             series = _member_series(conn, start, now, charted) if charted else []
             for c in communities:
@@ -133,7 +137,9 @@ def _community(r: Any, posts: dict[int, int], per_day: dict[int, float]) -> dict
         "kind": r.kind,
         "handle": r.handle,
         "status": r.status,
-        "members": number(r.members),
+        "metric": r.metric,  # the row's headline figure: members unless its source declares another
+        "value": number(r.value),
+        "members": number(r.value) if r.metric == "members" else None,
         "delta_1d": number(r.delta_1d),
         "delta_7d": number(r.delta_7d),
         "delta_30d": number(r.delta_30d),

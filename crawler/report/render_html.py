@@ -81,8 +81,10 @@ def render_html(report: dict[str, Any]) -> str:
         "line is steady exponential growth. × marks a fall to zero.</p>",
         _growth(report, t0, t1),
         "<h2>Communities</h2>",
-        '<p class="note">Sorted by the 7-day gain in members. Δ = change in members; '
-        f"{MISSING} = unknown (no observation that far back), never zero.</p>",
+        '<p class="note">Each row leads with its headline figure: members, or what its platform '
+        "counts instead (a repository's stars, a model's downloads, a search's models). Sorted by "
+        f"the 7-day gain in that figure; Δ = its change; {MISSING} = unknown (no observation that "
+        "far back), never zero.</p>",
         _table(
             COMMUNITY_COLUMNS, [{**c, "name": community_name(c)} for c in report["communities"]], status=True
         ),
