@@ -62,6 +62,8 @@ def demo_world(seed: int = DEMO_SEED, start: str = DEMO_START) -> World:
         n_invites=5,
         n_channels=5,
         n_hashtags=4,
+        n_hf_models=40,
+        n_civitai_models=40,
     )
 
 
@@ -128,8 +130,12 @@ def run_demo(
     *,
     seed: int = DEMO_SEED,
     on_day: Callable[[int, int, str], None] | None = None,
+    hub_days: int = 42,
 ) -> Path:
     """Crawl `days` simulated days into out_dir/dfwatch.db and write out_dir/report.html.
+
+    Then, unless `hub_days` is 0, the 2025 chapter (crawler.sim.demo_hubs): `hub_days` days of
+    the model hubs from May 2025, reported in out_dir/report-2025.html.
 
     `on_day(day, exit_code, sim_now)` is told after each crawl (for progress display).
     Raises DfwatchError when a crawl fails outright (exit 1 or 2) or hangs.
@@ -187,6 +193,13 @@ def run_demo(
         )
         if code != 0:
             raise DfwatchError(f"demo report failed with exit code {code}")
+        if hub_days:
+            from crawler.sim.demo_hubs import run_hub_chapter
+
+            chapter = run_hub_chapter(
+                sim, config_dir, db_url, out_dir, days=hub_days, run=_run, env_for=crawl_env, cli=CLI
+            )
+            log.info("demo 2025 chapter report=%s", chapter)
         log.info("demo done report=%s requests=%d", report_path, sim.stats.count())
     return report_path
 

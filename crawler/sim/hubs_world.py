@@ -31,7 +31,7 @@ def _d(s: str) -> datetime:
 
 
 CIVITAI_LIKENESS_BAN = _d("2025-05-23T08:00:00")  # Civitai's real-person likeness ban in force (approx.)
-CHAPTER_START = _d("2025-05-02T12:00:00")  # three weeks before it: the demo's 2025 chapter opens here
+CHAPTER_START = _d("2025-05-16T12:00:00")  # a week before it: the demo's 2025 chapter opens here
 HUB_EPOCH = _d("2023-01-01T00:00:00")  # generated models are uploaded from here on
 TAKEN_DOWN = "TakenDown"  # Civitai's `mode` for a model its moderators removed
 ARCHIVED = "Archived"
