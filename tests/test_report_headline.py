@@ -90,13 +90,18 @@ def test_each_row_leads_with_its_headline_metric(engine: Engine) -> None:
     ]
 
 
-def test_only_members_rows_are_charted(engine: Engine) -> None:
+def test_the_chart_draws_one_figure_members_first(engine: Engine) -> None:
     community(engine, "reddit", "subreddit", "deepfakes", {"members": [(3, 10), (1, 20)]})
     community(engine, "huggingface", "model", "a/b", {"downloads_total": [(3, 10), (1, 9000)]})
+    community(engine, "civitai", "model", "1", {"downloads_total": [(3, 10), (1, 90)]})
 
     report = build_report(engine, since=timedelta(days=30), now=NOW)
+    assert [(s["handle"], s["metric"]) for s in report["member_series"]] == [("deepfakes", "members")]
 
-    assert [s["handle"] for s in report["member_series"]] == ["deepfakes"]
+    hubs = build_report(engine, since=timedelta(days=30), now=NOW, platform="huggingface")
+    assert [(s["handle"], s["metric"]) for s in hubs["member_series"]] == [("a/b", "downloads_total")]
+    assert [p[1] for p in hubs["member_series"][0]["points"]] == [10, 9000]
+    assert "downloads_total (log scale)" in render(hubs, "html")
 
 
 def test_the_text_formats_name_the_figure(sqlite_engine: Engine) -> None:

@@ -91,9 +91,16 @@ def build_report(
             communities.sort(key=_sort_key)
             if top is not None:
                 communities = communities[:top]
-            # The growth chart draws members only: one scale, one unit.
-            charted = [c for c in communities if c["members"] is not None][:CHART_COMMUNITIES]
-            series = _member_series(conn, start, now, charted) if charted else []
+            # The growth chart draws one figure (one unit): members where any row has them,
+            # else the headline of the top row (a report of model hubs charts downloads).
+            known = [c for c in communities if c["value"] is not None]
+            lead = (
+                "members"
+                if any(c["metric"] == "members" for c in known)
+                else (known or [{}])[0].get("metric")
+            )
+            charted = [c for c in known if c["metric"] == lead][:CHART_COMMUNITIES]
+            series = _member_series(conn, start, now, charted, str(lead)) if charted else []
             for c in communities:
                 del c["_id"]
             changes = queries.status_changes(conn, start, now, ids)
@@ -151,9 +158,9 @@ def _community(r: Any, posts: dict[int, int], per_day: dict[int, float]) -> dict
 
 
 def _member_series(
-    conn: Any, start: datetime, now: datetime, charted: list[dict[str, Any]]
+    conn: Any, start: datetime, now: datetime, charted: list[dict[str, Any]], metric: str = "members"
 ) -> list[dict[str, Any]]:
-    rows = queries.member_series(conn, start, now, [c["_id"] for c in charted])
+    rows = queries.member_series(conn, start, now, [c["_id"] for c in charted], metric)
     points: dict[int, list[list[Any]]] = {}
     for r in rows:
         points.setdefault(r.community_id, []).append([iso(_parse_time(r.observed_at)), number(r.value)])
@@ -162,6 +169,7 @@ def _member_series(
             "platform": c["platform"],
             "kind": c["kind"],
             "handle": c["handle"],
+            "metric": metric,
             "points": points.get(c["_id"], []),
         }
         for c in charted

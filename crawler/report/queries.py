@@ -274,17 +274,19 @@ GROUP BY p.link_domain
     return list(conn.execute(_stmt(sql, ids, ["now", "week_ago"]), params).all())
 
 
-def member_series(conn: Connection, start: datetime, now: datetime, ids: Sequence[int]) -> list[Any]:
-    """The last members value of each UTC day in [start, now] for the charted communities."""
+def member_series(
+    conn: Connection, start: datetime, now: datetime, ids: Sequence[int], metric: str = "members"
+) -> list[Any]:
+    """The last `metric` value of each UTC day in [start, now] for the charted communities."""
     day = _day("m.observed_at", conn.dialect.name)
     sql = f"""
 SELECT community_id, observed_at, value FROM (
   SELECT m.community_id, m.observed_at, m.value,
     ROW_NUMBER() OVER (PARTITION BY m.community_id, {day} ORDER BY m.observed_at DESC, m.id DESC) AS rn
   FROM metrics m
-  WHERE m.metric = 'members' AND m.observed_at >= :start AND m.observed_at <= :now
+  WHERE m.metric = :metric AND m.observed_at >= :start AND m.observed_at <= :now
     AND m.community_id IN :ids
 ) t WHERE rn = 1 ORDER BY community_id, observed_at
 """  # noqa: S608 - built from this module's constants; every value is a bound parameter
-    params = {"start": start, "now": now, "ids": list(ids)}
+    params = {"start": start, "now": now, "ids": list(ids), "metric": metric}
     return list(conn.execute(_stmt(sql, ids, ["start", "now"]), params).all())
