@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +210,27 @@ def test_the_token_is_sent_and_buys_the_larger_budget(hf_config, sim, monkeypatc
 
     assert sim.platforms["huggingface"].limiter("token").peek("hf_simtoken").used == 1
     assert sim.platforms["huggingface"].limiter("anonymous").peek("127.0.0.1").used == 0
+
+
+def test_a_token_in_the_process_environment_is_not_used_unless_configured(hf_config, sim, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_operators_own")  # huggingface_hub would read it itself
+    config = hf_config({"models": [LAB[0]]})  # the config's environment has none
+
+    crawl(config, sim, monkeypatch)
+
+    assert sim.platforms["huggingface"].limiter("token").peek("hf_operators_own").used == 0
+
+
+def test_a_takedown_scripted_for_a_given_day_is_seen_that_day(hf_config, sim, monkeypatch):
+    from crawler.sim.hubs_world import take_down
+
+    take_down(sim.world, "huggingface", LAB[0], BEFORE_DISABLE + timedelta(hours=5))
+    config = hf_config({"models": [LAB[0]]})
+    crawl(config, sim, monkeypatch)
+    sim.advance(days=1)
+    crawl(config, sim, monkeypatch)
+
+    assert status_of(config, LAB[0]) == ("blocked", "Access to this resource is disabled.")
 
 
 def test_a_malformed_answer_fails_only_its_target(hf_config, sim, monkeypatch):

@@ -298,6 +298,22 @@ def hub_entities(world: World, n_hf_models: int, n_civitai_models: int, preset: 
     return out
 
 
+def take_down(world: World, platform: str, name: str, at: datetime, status: str = "blocked") -> Entity:
+    """Script a takedown on a given day (tests, benches): from `at` the model is `status`
+    (`blocked`: the Hub's disabled / Civitai's TakenDown; `deleted`: 404; `archived`), with the
+    platform's own words as the reason."""
+    e = world.get(platform, "model", name)
+    if e is None:
+        raise KeyError(f"{platform}:model:{name}")
+    words = {
+        ("huggingface", "blocked"): DISABLED,
+        ("civitai", "blocked"): TAKEN_DOWN,
+        ("civitai", "archived"): ARCHIVED,
+    }.get((platform, status), status)
+    e.events = tuple(sorted((*e.events, Event(at, status, words)), key=lambda ev: ev.at))
+    return e
+
+
 # --------------------------------------------------------------------------- figures
 
 
