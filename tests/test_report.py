@@ -189,7 +189,9 @@ def test_unknown_start_is_null_never_zero(db: DB) -> None:
     assert row(rep, "three_days_old")["delta_7d"] is None
     empty = row(rep, "never_observed")
     assert never and empty["members"] is None and empty["status"] == "unknown"
-    assert all(empty[k] is None for k in CONTRACT_COMMUNITY - {"platform", "kind", "handle", "status", "metric"})
+    assert all(
+        empty[k] is None for k in CONTRACT_COMMUNITY - {"platform", "kind", "handle", "status", "metric"}
+    )
 
 
 def test_doubling_time_is_exact_for_a_clean_doubling(db: DB) -> None:
