@@ -72,7 +72,7 @@ def test_missing_watchlist_is_named(tmp_path: Path) -> None:
     [
         (
             {"myspace": {"groups": ["deepfakes"]}},
-            "myspace: unknown platform 'myspace' (known: reddit, x, github, discord, telegram, forums, mastodon, arctic_shift)",
+            "myspace: unknown platform 'myspace' (known: reddit, x, github, discord, telegram, forums, mastodon, arctic_shift, huggingface, civitai)",
         ),
         ({"reddit": {"users": ["someone"]}}, "reddit.users: unknown key 'users'"),
         (
@@ -215,7 +215,7 @@ def test_empty_sections_and_numeric_names_are_accepted(tmp_path: Path) -> None:
         ),
         (
             '[schedule.sources]\nredit = "0 3 * * *"\n',
-            "schedule.sources: unknown source 'redit' (known: reddit, x, github, discord, telegram, forums, mastodon, arctic_shift)",
+            "schedule.sources: unknown source 'redit' (known: reddit, x, github, discord, telegram, forums, mastodon, arctic_shift, huggingface, civitai)",
         ),
         ('[crawler]\ncontakt = "me@example.org"\n', "crawler.contakt: unknown key 'contakt'"),
         ('[crawlr]\ncontact = "me@example.org"\n', "crawlr: unknown key 'crawlr'"),
@@ -229,7 +229,7 @@ def test_empty_sections_and_numeric_names_are_accepted(tmp_path: Path) -> None:
         ),
         (
             '[endpoints]\nredit = "http://127.0.0.1:8000"\n',
-            "endpoints: unknown endpoint 'redit' (known: reddit, reddit_auth, x, github, discord, telegram, arctic_shift)",
+            "endpoints: unknown endpoint 'redit' (known: reddit, reddit_auth, x, github, discord, telegram, arctic_shift, huggingface, civitai)",
         ),
         (
             '[endpoints]\nreddit = "ftp://127.0.0.1"\n',
