@@ -7,7 +7,8 @@ One crawl, in four parts, each target failing alone:
   their downloads (30 days and all time) and likes summed;
 * models and spaces by id, batched where the Hub allows: the watched repos of one owner come
   from that owner's listing (the author's, if watched, else one listed for them, which stops
-  as soon as every watched repo is seen and never runs to more pages than it saves calls);
+  as soon as every watched repo is seen and reads at most one page fewer than the repos it
+  stands in for);
   a watched repo the listing does not show (disabled, deleted, private) costs one
   `model_info` call, which says which (403 disabled: `blocked`; 404: `not_found`);
 * searches: `list_models(search=...)`: how many public models match and their downloads; the
@@ -132,9 +133,10 @@ class HuggingFaceSource(Source):
     def _owner_listing(
         self, ctx: SourceContext, hub: HubClient, kind: str, owner: str, group: Sequence[WatchTarget]
     ) -> Listing | None:
-        """The owner's listing, as a batch: it ends once every watched repo is seen, and runs to
-        at most one page fewer than the repos it stands in for (so it never costs more calls than
-        asking for each, plus the follow-ups for the repos it does not show)."""
+        """The owner's listing, as a batch: it ends once every watched repo is seen, and reads at
+        most one page fewer than the repos it stands in for. An owner with fewer than 1,000
+        public repos costs one call for all of them; the worst case (a big organisation whose
+        first pages show none of them) costs n - 1 pages more than asking for each."""
         wanted = {t.key.handle.lower() for t in group}
 
         def seen_all(item: Any) -> bool:
