@@ -342,14 +342,21 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Directory for the demo database and report.")] = Path(
         "data/demo"
     ),
+    hub_days: Annotated[
+        int,
+        typer.Option("--hub-days", min=0, max=120, help="Days of the 2025 model-hub chapter (0 skips it)."),
+    ] = 42,
 ) -> None:
     """The whole pipeline offline against simulated platforms; writes an HTML report."""
 
     def body() -> int:
         from crawler.sim.demo import WAVE_REPORT, run_demo
 
-        report_path = run_demo(days=days, out_dir=out)
+        report_path = run_demo(days=days, out_dir=out, hub_days=hub_days)
         typer.echo(f"demo report: {report_path}")
+        chapter = report_path.with_name("report-2025.html")
+        if hub_days and chapter.exists():
+            typer.echo(f"2025 chapter (model hubs): {chapter}")
         typer.echo(f"demo report of the 2024-2026 wave: {report_path.with_name(WAVE_REPORT)}")
         return 0
 

@@ -73,15 +73,23 @@ TABLES: tuple[Table, ...] = (
                 "handle",
                 "the name as written in the watchlist (first spelling seen); compared case-insensitively",
                 "e.g. `SFWdeepfakes`, `iperov/DeepFaceLab`, `mastodon.social/deepfake`; Forgejo `owner/name` "
-                "on Codeberg, `host/owner/name` on another instance; a Bluesky handle or DID, or a search's text",
+                "on Codeberg, `host/owner/name` on another instance; a Bluesky handle or DID, or a search's text; "
+                "Hugging Face `owner/name`, a Civitai model id `827184`, a hub search `face swap` "
+                "(`face swap@civitai.red` on an entry's own endpoint)",
             ),
             C(
                 "external_id",
                 "the platform's id",
-                "e.g. Reddit `t5_…`, X user id, GitHub or Forgejo repo id, Bluesky DID",
+                "e.g. Reddit `t5_…`, X user id, GitHub or Forgejo repo id, Bluesky DID, the Hub's `_id`, the "
+                "Civitai model id",
                 "not reported yet",
             ),
-            C("title", "display name or description the platform shows", "text", "not reported"),
+            C(
+                "title",
+                "display name or description the platform shows",
+                "text",
+                "not reported; a model under policy `counts` (NSFW, or a Civitai `poi` model)",
+            ),
             C("url", "the community's public address", "URL", "not reported"),
             C("nsfw", "the platform marks it adult (over_18)", "boolean", "not reported"),
             C("created_at", "when the platform says it was created", "time", "not reported"),
@@ -161,7 +169,11 @@ TABLES: tuple[Table, ...] = (
         "One row per post, unique on `(platform, external_id)`. What a row holds depends on the "
         "watchlist entry's content policy: `counts` keeps only ids, times, score, comment count, link "
         "domain and tool mentions; `metadata` (the default) adds the pseudonymous author, title, "
-        "permalink and flair; `full` adds the body.",
+        "permalink and flair; `full` adds the body. A model-hub search (kind `query` on `huggingface` "
+        "or `civitai`) stores each model it finds as a post of the query: ids, `created_at` (the "
+        "model's upload), likes as `score`, comments, nsfw, and nothing else whatever the policy (no "
+        "title, URL or author); `first_seen_at` and `last_seen_at` then tell when a model first "
+        "matched the query and when it last did: uploads and disappearances day by day.",
         (
             _ID,
             C("community_id", "the community it was posted in (`communities.id`)"),

@@ -25,6 +25,8 @@ CONTRACT_COMMUNITY = {
     "kind",
     "handle",
     "status",
+    "metric",
+    "value",
     "members",
     "delta_1d",
     "delta_7d",
@@ -190,7 +192,7 @@ def test_unknown_start_is_null_never_zero(db: DB) -> None:
     assert never and empty["members"] is None and empty["status"] == "unknown"
     assert all(
         empty[k] is None
-        for k in CONTRACT_COMMUNITY - {"platform", "kind", "handle", "status", "observed_days"}
+        for k in CONTRACT_COMMUNITY - {"platform", "kind", "handle", "status", "observed_days", "metric"}
     )
     assert empty["observed_days"] == 0
 
@@ -429,10 +431,10 @@ def test_markdown_has_a_table_per_section_with_escaped_pipes(sample: dict[str, A
     md = render(sample, "md")
     for heading in ("## Communities", "## Status changes (last 30d)", "## Tool mentions", "## Link domains"):
         assert heading in md
-    assert "| platform | community | status | members |" in md
+    assert "| platform | community | status | size | of |" in md
     # a pipe in scraped text does not break the table, and HTML in it stays text
     assert "\\| \\<script\\>alert(1)\\</script\\>" in md and "<script>" not in md
-    assert "| reddit | r/deepfakes | banned | 0 |" in md
+    assert "| reddit | r/deepfakes | banned | 0 | members |" in md
 
 
 def test_table_format_shows_every_section(sample: dict[str, Any]) -> None:

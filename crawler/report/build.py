@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crawler.errors import StoreError
+from crawler.plugins import headline_metrics
 from crawler.records import utcnow
 from crawler.report import coverage as coverage_sql
 from crawler.report import queries
@@ -55,10 +56,12 @@ def number(value: Any) -> int | float | None:
 
 
 def _sort_key(c: dict[str, Any]) -> tuple[Any, ...]:
-    """Biggest 7-day gain first; unknown gains after every known one; then size, then name."""
+    """Biggest 7-day gain first; unknown gains after every known one; then size, then name.
+
+    Gains and sizes are each row's own headline figure (members, stars, downloads, ...)."""
     d7 = c["delta_7d"]
-    members = c["members"]
-    return (d7 is None, -(d7 or 0), members is None, -(members or 0), c["platform"], c["handle"].lower())
+    value = c["value"]
+    return (d7 is None, -(d7 or 0), value is None, -(value or 0), c["platform"], c["handle"].lower())
 
 
 def build_report(
@@ -91,7 +94,7 @@ def build_report(
         with engine.connect() as conn:
             queries.ensure_sqlite_math(conn)
             ids = queries.community_ids(conn, platform, handles)
-            rows = queries.members(conn, now, ids)
+            rows = queries.headline(conn, now, ids, headline_metrics())
             posts = queries.posts_7d(conn, now, ids)
             per_day = queries.posts_per_day_7d(conn, now, ids)
             communities = [_community(r, posts, per_day) for r in rows]
@@ -100,8 +103,16 @@ def build_report(
             communities.sort(key=_sort_key)
             if top is not None:
                 communities = communities[:top]
-            charted = [c for c in communities if c["members"] is not None][:CHART_COMMUNITIES]
-            series = _member_series(conn, start, now, charted) if charted else []
+            # The growth chart draws one figure (one unit): members where any row has them,
+            # else the headline of the top row (a report of model hubs charts downloads).
+            known = [c for c in communities if c["value"] is not None]
+            lead = (
+                "members"
+                if any(c["metric"] == "members" for c in known)
+                else (known or [{}])[0].get("metric")
+            )
+            charted = [c for c in known if c["metric"] == lead][:CHART_COMMUNITIES]
+            series = _member_series(conn, start, now, charted, str(lead)) if charted else []
             for c in communities:
                 del c["_id"]
             changes = queries.status_changes(conn, start, now, ids)
@@ -163,7 +174,9 @@ def _community(r: Any, posts: dict[int, int], per_day: dict[int, float]) -> dict
         "kind": r.kind,
         "handle": r.handle,
         "status": r.status,
-        "members": number(r.members),
+        "metric": r.metric,  # the row's headline figure: members unless its source declares another
+        "value": number(r.value),
+        "members": number(r.value) if r.metric == "members" else None,
         "delta_1d": number(r.delta_1d),
         "delta_7d": number(r.delta_7d),
         "delta_30d": number(r.delta_30d),
@@ -175,9 +188,9 @@ def _community(r: Any, posts: dict[int, int], per_day: dict[int, float]) -> dict
 
 
 def _member_series(
-    conn: Any, start: datetime, now: datetime, charted: list[dict[str, Any]]
+    conn: Any, start: datetime, now: datetime, charted: list[dict[str, Any]], metric: str = "members"
 ) -> list[dict[str, Any]]:
-    rows = queries.member_series(conn, start, now, [c["_id"] for c in charted])
+    rows = queries.member_series(conn, start, now, [c["_id"] for c in charted], metric)
     points: dict[int, list[list[Any]]] = {}
     for r in rows:
         points.setdefault(r.community_id, []).append([iso(_parse_time(r.observed_at)), number(r.value)])
@@ -186,6 +199,7 @@ def _member_series(
             "platform": c["platform"],
             "kind": c["kind"],
             "handle": c["handle"],
+            "metric": metric,
             "points": points.get(c["_id"], []),
         }
         for c in charted

@@ -92,15 +92,16 @@ def _time_axis(t0: datetime, t1: datetime, height: int) -> tuple[list[str], floa
     return out, px
 
 
-def growth_chart(series: Sequence[dict], t0: datetime, t1: datetime) -> str:
-    """Members over time on a log scale, one line per community. A zero (a ban) is drawn
-    as a cross on the bottom edge: a log scale has no place for it."""
+def growth_chart(series: Sequence[dict], t0: datetime, t1: datetime, metric: str = "members") -> str:
+    """Members (or the series' headline `metric`) over time on a log scale, one line per
+    community. A zero (a ban) is drawn as a cross on the bottom edge: a log scale has no place
+    for it."""
     values = [p[1] for s in series for p in s["points"] if p[1] is not None and p[1] > 0]
     if not values:
         return _svg(
             [
                 f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle" fill="#6b7280">'
-                "no member counts in this window</text>"
+                f"no {esc(metric)} counts in this window</text>"
             ],
             "no data",
         )
@@ -133,7 +134,7 @@ def growth_chart(series: Sequence[dict], t0: datetime, t1: datetime) -> str:
             )
     body.append(
         f'<text x="14" y="{TOP + plot_h / 2:.0f}" transform="rotate(-90 14 {TOP + plot_h / 2:.0f})" '
-        'text-anchor="middle" fill="#374151">members (log scale)</text>'
+        f'text-anchor="middle" fill="#374151">{esc(metric)} (log scale)</text>'
     )
     for i, s in enumerate(series):
         c = colour(i)
@@ -178,13 +179,13 @@ def growth_chart(series: Sequence[dict], t0: datetime, t1: datetime) -> str:
                 )
             body.append(
                 f'<path d="M{x - 5:.1f},{yb - 11} l10,10 m0,-10 l-10,10" stroke="{c}" '
-                f'stroke-width="2.5"><title>{name}: 0 members</title></path>'
+                f'stroke-width="2.5"><title>{name}: 0 {esc(metric)}</title></path>'
             )
     body.append(
         f'<rect x="{LEFT}" y="{TOP}" width="{W - LEFT - RIGHT}" height="{plot_h}" fill="none" '
         'stroke="#9ca3af"/>'
     )
-    return _svg(body, "members over time, log scale")
+    return _svg(body, f"{metric} over time, log scale")
 
 
 def weekly_chart(weeks: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]) -> str:

@@ -5,7 +5,8 @@ pieces are three small expressions (time minus N days, epoch seconds, calendar d
 built from constants in this file, never from data. Every value (times, ids) is a bound
 parameter.
 
-Members: the "last value at or before (latest − N days)" is found with an index seek per
+Headline figures (members, or the metric a source declares for a kind: a repository's stars,
+a model's downloads): the "last value at or before (latest − N days)" is found with an index seek per
 community (a correlated MAX over ix_metrics_community_metric_observed) rather than a window
 over the whole series: 4 seeks per community instead of sorting every observation. Rows of
 different sources that share one observation time are reduced with ROW_NUMBER (the most
@@ -15,7 +16,7 @@ recently written row wins).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,12 +94,30 @@ def community_ids(
     ]
 
 
-def members(conn: Connection, now: datetime, ids: Sequence[int] | None) -> list[Any]:
-    """Per community: latest members, deltas over 1/7/30 days, growth and doubling time."""
+def _heads_case(heads: Mapping[tuple[str, str], str]) -> tuple[str, dict[str, str]]:
+    """`CASE WHEN platform/kind ... THEN metric ... ELSE 'members' END`, every name a bound parameter."""
+    whens, params = [], {}
+    for i, ((platform, kind), metric) in enumerate(sorted(heads.items())):
+        whens.append(f"WHEN c.platform = :hp{i} AND c.kind = :hk{i} THEN CAST(:hm{i} AS VARCHAR(32))")
+        params.update({f"hp{i}": platform, f"hk{i}": kind, f"hm{i}": metric})
+    if not whens:
+        return "'members'", params
+    return "CASE " + " ".join(whens) + " ELSE 'members' END", params
+
+
+def headline(
+    conn: Connection,
+    now: datetime,
+    ids: Sequence[int] | None,
+    heads: Mapping[tuple[str, str], str] | None = None,
+) -> list[Any]:
+    """Per community: its headline metric (`heads[(platform, kind)]`, else members), the latest
+    value, deltas over 1/7/30 days, growth and doubling time, all on that one metric."""
     d = conn.dialect.name
+    case, case_params = _heads_case(heads or {})
     seek = (
         "(SELECT MAX(m.observed_at) FROM metrics m WHERE m.community_id = l.community_id"
-        " AND m.metric = 'members' AND m.observed_at <= {cut})"
+        " AND m.metric = l.metric AND m.observed_at <= {cut})"
     )
     cuts = ",\n    ".join(
         seek.format(cut=_minus_days("l.at_last", n, d)) + f" AS at_{n}" for n in DAY_OFFSETS
@@ -108,21 +127,24 @@ def members(conn: Connection, now: datetime, ids: Sequence[int] | None) -> list[
     )
     deltas = ",\n  ".join(f"v.v_last - v.v_{n} AS delta_{n}d" for n in DAY_OFFSETS)
     sql = f"""
-WITH latest AS (
-  SELECT c.id AS community_id,
-    (SELECT MAX(m.observed_at) FROM metrics m WHERE m.community_id = c.id
-      AND m.metric = 'members' AND m.observed_at <= :now) AS at_last
-  FROM communities c WHERE 1 = 1{_ids_clause("c.id", ids)}
+WITH heads AS (
+  SELECT c.id AS community_id, {case} AS metric FROM communities c WHERE 1 = 1{_ids_clause("c.id", ids)}
+),
+latest AS (
+  SELECT h.community_id, h.metric,
+    (SELECT MAX(m.observed_at) FROM metrics m WHERE m.community_id = h.community_id
+      AND m.metric = h.metric AND m.observed_at <= :now) AS at_last
+  FROM heads h
 ),
 cut AS (
-  SELECT l.community_id, l.at_last,
+  SELECT l.community_id, l.metric, l.at_last,
     {cuts}
   FROM latest l WHERE l.at_last IS NOT NULL
 ),
 picked AS (
   SELECT m.community_id, m.observed_at, m.value,
     ROW_NUMBER() OVER (PARTITION BY m.community_id, m.observed_at ORDER BY m.id DESC) AS rn
-  FROM cut JOIN metrics m ON m.community_id = cut.community_id AND m.metric = 'members'
+  FROM cut JOIN metrics m ON m.community_id = cut.community_id AND m.metric = cut.metric
     AND m.observed_at IN (cut.at_last, cut.at_1, cut.at_7, cut.at_30)
 ),
 v AS (
@@ -132,19 +154,25 @@ v AS (
   FROM cut JOIN picked p ON p.community_id = cut.community_id AND p.rn = 1
   GROUP BY cut.community_id, cut.at_last
 )
-SELECT c.id, c.platform, c.kind, c.handle, c.status, c.status_reason,
-  v.v_last AS members, v.at_last,
+SELECT c.id, c.platform, c.kind, c.handle, c.status, c.status_reason, h.metric,
+  v.v_last AS value, v.at_last,
   {deltas},
   CASE WHEN v.v_7 > 0 THEN 100.0 * (v.v_last - v.v_7) / v.v_7 END AS growth_7d_pct,
   CASE WHEN v.v_30 > 0 THEN 100.0 * (v.v_last - v.v_30) / v.v_30 END AS growth_30d_pct,
   CASE WHEN v.v_30 > 0 AND v.v_last > v.v_30
        THEN 30.0 * LN(2.0) / LN(CAST(v.v_last AS DOUBLE PRECISION) / v.v_30) END AS doubling_days
-FROM communities c LEFT JOIN v ON v.community_id = c.id
+FROM communities c JOIN heads h ON h.community_id = c.id LEFT JOIN v ON v.community_id = c.id
 WHERE 1 = 1{_ids_clause("c.id", ids)}
-"""  # noqa: S608 - built from this module's constants; every value is a bound parameter
+"""  # noqa: S608 - built from this module's constants; every value (metric names too) is a bound parameter
     if d == "sqlite":
         sql = sql.replace("AS DOUBLE PRECISION", "AS REAL")
-    return list(conn.execute(_stmt(sql, ids, ["now"]), {"now": now, "ids": ids}).all())
+    params: dict[str, Any] = {"now": now, "ids": ids, **case_params}
+    return list(conn.execute(_stmt(sql, ids, ["now"]), params).all())
+
+
+def members(conn: Connection, now: datetime, ids: Sequence[int] | None) -> list[Any]:
+    """`headline` with members for every community (the figure before headlines existed)."""
+    return headline(conn, now, ids, {})
 
 
 def posts_7d(conn: Connection, now: datetime, ids: Sequence[int] | None) -> dict[int, int]:
@@ -246,17 +274,19 @@ GROUP BY p.link_domain
     return list(conn.execute(_stmt(sql, ids, ["now", "week_ago"]), params).all())
 
 
-def member_series(conn: Connection, start: datetime, now: datetime, ids: Sequence[int]) -> list[Any]:
-    """The last members value of each UTC day in [start, now] for the charted communities."""
+def member_series(
+    conn: Connection, start: datetime, now: datetime, ids: Sequence[int], metric: str = "members"
+) -> list[Any]:
+    """The last `metric` value of each UTC day in [start, now] for the charted communities."""
     day = _day("m.observed_at", conn.dialect.name)
     sql = f"""
 SELECT community_id, observed_at, value FROM (
   SELECT m.community_id, m.observed_at, m.value,
     ROW_NUMBER() OVER (PARTITION BY m.community_id, {day} ORDER BY m.observed_at DESC, m.id DESC) AS rn
   FROM metrics m
-  WHERE m.metric = 'members' AND m.observed_at >= :start AND m.observed_at <= :now
+  WHERE m.metric = :metric AND m.observed_at >= :start AND m.observed_at <= :now
     AND m.community_id IN :ids
 ) t WHERE rn = 1 ORDER BY community_id, observed_at
 """  # noqa: S608 - built from this module's constants; every value is a bound parameter
-    params = {"start": start, "now": now, "ids": list(ids)}
+    params = {"start": start, "now": now, "ids": list(ids), "metric": metric}
     return list(conn.execute(_stmt(sql, ids, ["start", "now"]), params).all())

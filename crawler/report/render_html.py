@@ -81,13 +81,15 @@ def render_html(report: dict[str, Any]) -> str:
         f"{esc(report['since'])} (from {esc(fmt_time(report['window_start']))} UTC)</p>",
         _cards(report),
         "<h2>Growth</h2>",
-        '<p class="note">Members over time (the last count of each UTC day), log scale: a straight '
-        "line is steady exponential growth. × marks a fall to zero; a break in a line is a UTC day "
-        "without an observation.</p>",
+        f'<p class="note">{esc(_charted(report).capitalize())} over time (the last count of each UTC '
+        "day), log scale: a straight line is steady exponential growth. × marks a fall to zero; a "
+        "break in a line is a UTC day without an observation.</p>",
         _growth(report, t0, t1),
         "<h2>Communities</h2>",
-        '<p class="note">Sorted by the 7-day gain in members. Δ = change in members; '
-        f"{MISSING} = unknown (no observation that far back), never zero.</p>",
+        '<p class="note">Each row leads with its headline figure: members, or what its platform '
+        "counts instead (a repository's stars, a model's downloads, a search's models). Sorted by "
+        f"the 7-day gain in that figure; Δ = its change; {MISSING} = unknown (no observation that "
+        "far back), never zero.</p>",
         _table(
             community_columns(report),
             [{**c, "name": community_name(c)} for c in report["communities"]],
@@ -158,10 +160,17 @@ def _legend(items: list[tuple[str, str]], dot: bool = False) -> str:
     )
 
 
+def _charted(report: dict[str, Any]) -> str:
+    """The figure the growth chart draws (members, or the charted rows' headline metric)."""
+    series = report.get("member_series") or [{}]
+    return str(series[0].get("metric") or "members")
+
+
 def _growth(report: dict[str, Any], t0: Any, t1: Any) -> str:
     series = [{**s, "label": community_name(s)} for s in report.get("member_series", [])]
     legend = _legend([(f"{s['platform']} {s['label']}", charts.colour(i)) for i, s in enumerate(series)])
-    return f'<figure class="chart">{charts.growth_chart(series, t0, t1)}</figure>{legend}'
+    chart = charts.growth_chart(series, t0, t1, _charted(report))
+    return f'<figure class="chart">{chart}</figure>{legend}'
 
 
 def _timeline(report: dict[str, Any], t0: Any, t1: Any) -> str:

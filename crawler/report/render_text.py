@@ -69,7 +69,8 @@ COMMUNITY_COLUMNS: list[Column] = [
     ("platform", "platform", fmt_text),
     ("name", "community", fmt_text),
     ("status", "status", fmt_text),
-    ("members", "members", fmt_count),
+    ("value", "size", fmt_count),  # the row's headline figure, named in the next column
+    ("metric", "of", fmt_text),
     ("delta_1d", "Δ 1d", fmt_delta),
     ("delta_7d", "Δ 7d", fmt_delta),
     ("delta_30d", "Δ 30d", fmt_delta),
@@ -113,6 +114,7 @@ COVERAGE_COLUMNS: list[Column] = [
 ]
 NUMERIC = {
     "members",
+    "value",
     "delta_1d",
     "delta_7d",
     "delta_30d",
@@ -241,6 +243,8 @@ CSV_FIELDS = [
     "kind",
     "handle",
     "status",
+    "metric",
+    "value",
     "members",
     "delta_1d",
     "delta_7d",

@@ -83,6 +83,8 @@ def demo_world(seed: int = DEMO_SEED, start: str = DEMO_START) -> World:
         n_hashtags=4,
         n_groups=3,
         n_bots=3,
+        n_hf_models=40,
+        n_civitai_models=40,
     )
 
 
@@ -179,10 +181,15 @@ def run_demo(
     seed: int = DEMO_SEED,
     on_day: Callable[[int, int, str], None] | None = None,
     wave: bool = True,
+    hub_days: int = 42,
 ) -> Path:
     """Crawl `days` simulated days into out_dir/dfwatch.db and write out_dir/report.html.
 
     With `wave` (the default) the second phase follows and writes out_dir/report-wave.html.
+    Unless `hub_days` is 0, the 2025 chapter (crawler.sim.demo_hubs) runs between the wave's
+    October 2024 and January 2026 windows: `hub_days` days of the model hubs from May 2025,
+    reported in out_dir/report-2025.html.
+
     `on_day(day, exit_code, sim_now)` is told after each crawl (for progress display).
     Raises DfwatchError when a crawl fails outright (exit 1 or 2) or hangs.
     """
@@ -239,8 +246,20 @@ def run_demo(
         )
         if code != 0:
             raise DfwatchError(f"demo report failed with exit code {code}")
+
+        def hubs() -> None:
+            if hub_days:
+                from crawler.sim.demo_hubs import run_hub_chapter
+
+                chapter = run_hub_chapter(
+                    sim, config_dir, db_url, out_dir, days=hub_days, run=_run, env_for=crawl_env, cli=CLI
+                )
+                log.info("demo 2025 chapter report=%s", chapter)
+
         if wave:
-            _wave(sim, config_dir, db_url, out_dir / WAVE_REPORT, days, on_day)
+            _wave(sim, config_dir, db_url, out_dir / WAVE_REPORT, days, on_day, between=hubs)
+        else:
+            hubs()
         log.info("demo done report=%s requests=%d", report_path, sim.stats.count())
     return report_path
 
@@ -252,10 +271,15 @@ def _wave(
     report_path: Path,
     day: int,
     on_day: Callable[[int, int, str], None] | None,
+    between: Callable[[], None] | None = None,
 ) -> None:
-    """The second phase: the 2024 chapter's windows, then its report (see the module docstring)."""
+    """The second phase: the 2024 chapter's windows, then its report (see the module docstring).
+
+    `between` runs after the first window (the 2025 model-hub chapter fits in the gap)."""
     first = _noon(WAVE_WINDOWS[0][0])
-    for start, n_days in WAVE_WINDOWS:
+    for window, (start, n_days) in enumerate(WAVE_WINDOWS):
+        if window == 1 and between is not None:
+            between()
         jump = (_noon(start) - sim.clock.now()).total_seconds() / 86400
         sim.advance(days=max(0.0, jump))  # a jump of months: every rate-limit window has passed
         for i in range(n_days):

@@ -3,7 +3,8 @@
 Paths do not collide across the platforms dfwatch uses (Reddit /api/info, /r/...; X /2/...;
 GitHub /repos/...; Discord /api/v9/invites/...; Telegram /s/... and /robots.txt; Arctic
 Shift /api/time_series; Mastodon /api/v1/tags/...; Forgejo /api/v1/repos/...; Bluesky
-/xrpc/...), so one base URL serves as every
+/xrpc/...; Hugging Face /api/models, /api/spaces; Civitai /api/v1/models), so one base URL
+serves as every
 platform's endpoint. Every answer carries `X-Sim-Now`, the simulated time it describes.
 
 Control endpoints (not counted as platform requests):
@@ -28,11 +29,13 @@ from crawler.plugins import endpoints
 from crawler.sim.accounting import Accounting
 from crawler.sim.arctic_shift import ArcticShift
 from crawler.sim.bluesky import Bluesky
+from crawler.sim.civitai import Civitai
 from crawler.sim.clock import SIM_NOW_HEADER
 from crawler.sim.discord import Discord
 from crawler.sim.faults import Fault, FaultPlan
 from crawler.sim.forgejo import Forgejo
 from crawler.sim.github import GitHub
+from crawler.sim.huggingface import HuggingFace
 from crawler.sim.mastodon import Mastodon
 from crawler.sim.platform import Platform
 from crawler.sim.reddit import Reddit
@@ -53,6 +56,8 @@ PLATFORM_CLASSES: tuple[type[Platform], ...] = (
     Telegram,
     Forgejo,
     Bluesky,
+    HuggingFace,
+    Civitai,
 )
 # Every declared endpoint points here (crawler.plugins: declarations only, no client code),
 # so a crawl driven by the simulation can reach no other address.

@@ -6,7 +6,8 @@ those three, and statuses follow a fixed list of dated events. Nothing is stored
 clock moves, so any day can be asked about in any order and gives the same answer.
 
 Entities are platform-neutral (`Entity`); the platform modules shape them into Reddit,
-X, GitHub, Discord, Telegram, Arctic Shift, Mastodon, Forgejo and Bluesky answers.
+X, GitHub, Discord, Telegram, Arctic Shift, Mastodon, Forgejo and Bluesky answers, and
+Hugging Face and Civitai ones (models: crawler.sim.hubs_world).
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class World:
         n_bots: int = 0,
         n_forgejo_repos: int = 0,
         n_bluesky_accounts: int = 0,
+        n_hf_models: int = 0,
+        n_civitai_models: int = 0,
     ) -> None:
         from crawler.sim.story import build_entities  # the preset and the generator
 
@@ -117,6 +120,9 @@ class World:
             "bluesky:account": n_bluesky_accounts,
         }
         self.entities: list[Entity] = build_entities(self, counts, preset)
+        from crawler.sim.hubs_world import hub_entities  # the model hubs and their 2025 chapter
+
+        self.entities.extend(hub_entities(self, n_hf_models, n_civitai_models, preset))
         self._by_key: dict[str, Entity] = {}
         for i, e in enumerate(self.entities):
             e.index = i
