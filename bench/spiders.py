@@ -39,7 +39,7 @@ def write_config(directory: Path, watchlist: dict[str, Any], mode: str, batch: i
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "settings.toml").write_text(
         f'[database]\nurl = "{db_url}"\n\n'
-        f'[crawler]\nallow_private_hosts = true\nbatch_size = {batch}\nlock_wait_seconds = 5\n\n'
+        f"[crawler]\nallow_private_hosts = true\nbatch_size = {batch}\nlock_wait_seconds = 5\n\n"
         "[rate_limits]\nmax_retries = 2\nmax_wait_seconds = 30\nbackoff_seconds = 0.2\ntimeout_seconds = 30\n\n"
         # No pacing: the simulation is local, and pacing would hide what the store costs.
         f'[spiders]\ndownload_delay = 0\nautothrottle = false\nconcurrent_per_domain = 8\nwriter = "{mode}"\n'
@@ -68,7 +68,12 @@ def child(config_dir: str, delay: float, out: str) -> None:
     Store.write = slow_write  # type: ignore[method-assign]
     result = run_crawl(load_config(config_dir), only=list(SOURCES))
     outcome = {
-        name: {"status": o.status, "requests": o.stats.requests, "items": o.stats.items, "errors": o.stats.errors}
+        name: {
+            "status": o.status,
+            "requests": o.stats.requests,
+            "items": o.stats.items,
+            "errors": o.stats.errors,
+        }
         for name, o in result.sources.items()
     }
     Path(out).write_text(json.dumps({"spans": spans, "sources": outcome, "status": result.status}))
