@@ -33,7 +33,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from crawler.errors import DatabaseFull, DfwatchError, StoreError
@@ -101,7 +101,6 @@ class WriterStats:
     write_seconds: float = 0.0  # spent in store writes (records and checkpoints)
     full_waits: int = 0  # times `emit` waited for room in the queue
     full_wait_seconds: float = 0.0
-    write_spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end), time.time()
 
 
 @dataclass(frozen=True)
@@ -267,7 +266,7 @@ class ThreadWriter:
         if self._fatal is not None:
             return
         if self.sink.buffer:
-            n, started = len(self.sink.buffer), time.time()
+            n, started = len(self.sink.buffer), time.monotonic()
             try:
                 self.sink.flush()
             except Exception as exc:  # noqa: BLE001 - attributed to the sources in the batch
@@ -277,10 +276,9 @@ class ThreadWriter:
         self._save_held()
 
     def _written(self, started: float, records: int) -> None:
-        ended = time.time()
+        ended = time.monotonic()
         self.stats.batches += 1
         self.stats.write_seconds += ended - started
-        self.stats.write_spans.append((started, ended))
         self._in_buffer.clear()
         log.debug("writer stored batch records=%d in %.2fs", records, ended - started)
 
@@ -302,7 +300,7 @@ class ThreadWriter:
 
     def _lost(self, exc: BaseException, started: float) -> None:
         """A batch was not stored: its sources failed, their held checkpoints go."""
-        self.stats.write_seconds += time.time() - started
+        self.stats.write_seconds += time.monotonic() - started
         sources, self._in_buffer = self._in_buffer, set()
         self.sink.buffer.clear()  # RecordSink.flush has let the batch go already
         self._fail(sources, exc)
@@ -312,10 +310,8 @@ class ThreadWriter:
                 self.stats.dropped_checkpoints += 1
 
     def _fail(self, sources: set[str], exc: BaseException) -> None:
-        if isinstance(exc, DatabaseFull):
+        if isinstance(exc, StoreError):  # DatabaseFull among them
             error: StoreError = exc
-        elif isinstance(exc, StoreError):
-            error = exc
         elif isinstance(exc, DfwatchError):
             error = StoreError(str(exc))
         else:
