@@ -33,6 +33,7 @@ from crawler.sink import RecordSink, StorePosts, StoreState
 from crawler.sources.base import Source, SourceContext
 from crawler.sources.registry import get_source
 from crawler.stats import SourceStats
+from crawler.writer import group_writer
 
 log = logging.getLogger("dfwatch.run")
 
@@ -176,6 +177,8 @@ def _run(
 
     for gname in order:
         members = groups[gname]
+        # The spiders' records are stored off the reactor (crawler.writer); the others inline.
+        writer = group_writer(type(members[0][1]), sink, config)
         contexts = []
         for name, source in members:
             runlog.start_source(engine, run_id, name)
@@ -186,8 +189,8 @@ def _run(
                     SourceContext(
                         name,
                         config,
-                        sink,
-                        state=StoreState(store, name, sink.save_state),
+                        writer.emit_for(name),
+                        state=StoreState(store, name, writer.save_state),
                         known=known,
                         sleep=sleep,
                     ),
@@ -196,9 +199,10 @@ def _run(
         error: str | None = None
         try:
             type(members[0][1]).crawl_group(contexts)
-            sink.flush()
+            writer.close(c for _s, c in contexts)  # the group is done once all is stored
         except DatabaseFull as exc:
             # Nothing more can be stored: stop before fetching what would only be dropped.
+            writer.stop()
             _abandon(engine, run_id, contexts, str(exc))
             raise
         except SourceError as exc:
@@ -208,9 +212,9 @@ def _run(
         except Exception as exc:  # a bug in one source must not lose the other sources' rows
             log.exception("source group %s crashed", gname)
             error = f"internal error: {type(exc).__name__}: {exc}"
-        if sink.buffer:  # records emitted before the source failed are still stored
+        if sink.buffer or writer.running:  # records emitted before the source failed are still stored
             try:
-                sink.flush()
+                writer.close(c for _s, c in contexts)
             except DatabaseFull as exc:
                 _abandon(engine, run_id, contexts, str(exc))
                 raise

@@ -1,7 +1,9 @@
 """The one item pipeline: hand each record to the run through the spider's SourceContext.
 
 Spiders never write to the store; the run enriches and stores what `ctx.emit` receives,
-exactly as for the API sources.
+exactly as for the API sources. For the spiders the run stores from a writer thread
+(crawler.writer), so `emit` returns at once; a write that failed there for this source is
+raised by its next `emit`, and handled here as an inline failure would be.
 """
 
 from __future__ import annotations

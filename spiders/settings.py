@@ -33,8 +33,11 @@ def scrapy_settings(config: Config, overrides: Mapping[str, Any] | None = None) 
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,  # requests in flight per site on average
         "DOWNLOAD_TIMEOUT": limits.timeout_seconds,
         "DOWNLOAD_MAXSIZE": 20 * 1024 * 1024,  # bytes; metadata pages are far smaller
-        "RETRY_ENABLED": False,  # RateLimitRetryMiddleware retries, honouring Retry-After
-        "DFWATCH_MAX_RETRIES": limits.max_retries,  # initial request + N retries
+        # RateLimitRetryMiddleware replaces Scrapy's RetryMiddleware (which ignores Retry-After)
+        # and retries through Scrapy's get_retry_request: these RETRY_* settings are its own.
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": limits.max_retries,  # initial request + N retries
+        "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",  # the target fails and the run log says why
         "DFWATCH_MAX_WAIT_SECONDS": limits.max_wait_seconds,
         "DFWATCH_BACKOFF_SECONDS": limits.backoff_seconds,  # doubles each retry
         # Requests to loopback, private and metadata hosts are refused (spiders.hostguard),

@@ -14,7 +14,7 @@ from spiders.parsers.discord import error_reason, parse_invite
 from spiders.parsers.forums import parse_discourse_about, parse_phpbb_index
 from spiders.parsers.github import block_reason, is_access_block, next_link, parse_repo, release_downloads
 from spiders.parsers.mastodon import parse_tag_history
-from spiders.parsers.ratelimit import retry_advice, server_wait
+from spiders.parsers.ratelimit import retry_advice
 from spiders.parsers.telegram import parse_preview, subscribers_from_text
 from tests.conftest import recorded_response
 from tests.fakes.web import DATA, fixture, telegram_preview_html
@@ -113,11 +113,6 @@ def test_451_keeps_githubs_block_reason() -> None:
 # --------------------------------------------------------------------------- rate limits
 
 
-def test_retry_after_seconds_and_http_date() -> None:
-    assert server_wait({"Retry-After": "7"}, now=0) == 7
-    assert server_wait({"retry-after": "Thu, 01 Jan 1970 00:01:40 GMT"}, now=40) == 60
-
-
 def test_github_primary_limit_403_waits_for_reset() -> None:
     headers = recorded("not_modified_304.json")["headers"] | {"x-ratelimit-remaining": "0"}
     reset = float(headers["x-ratelimit-reset"])
@@ -139,9 +134,18 @@ def test_secondary_limit_and_5xx_backoff() -> None:
 
 
 def test_discord_reset_after_and_mastodon_iso_reset() -> None:
+    # How every header form reads is tested on its own table (tests/test_ratelimit.py).
     assert retry_advice(429, {"X-RateLimit-Reset-After": "2.5"}, b"", now=0).wait == 2.5  # type: ignore[union-attr]
     now = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
-    assert server_wait({"X-RateLimit-Reset": "2024-01-01T00:05:00.000Z"}, now=now) == 301
+    advice = retry_advice(429, {"X-RateLimit-Reset": "2024-01-01T00:05:00.000Z"}, b"", now=now)
+    assert advice is not None and advice.wait == 301
+
+
+def test_5xx_waits_only_for_a_retry_after() -> None:
+    advice = retry_advice(503, {"Retry-After": "4", "x-ratelimit-reset": "412"}, b"", now=0)
+    assert advice is not None and advice.wait == 4 and not advice.rate_limited
+    advice = retry_advice(502, {"x-ratelimit-reset": "412"}, b"", now=0)
+    assert advice is not None and advice.wait is None
 
 
 # --------------------------------------------------------------------------- Discord

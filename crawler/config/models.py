@@ -137,6 +137,11 @@ class SpiderSettings(_Strict):
     )
     autothrottle: bool = Field(True, description="adapt the pace to each site's response times")
     concurrent_per_domain: int = Field(2, ge=1, le=8, description="requests in flight per site at most")
+    writer: Literal["thread", "inline"] = Field(
+        "thread",
+        description="where the spiders' records are stored: a writer thread (the reactor keeps "
+        "fetching) or inline on the reactor (the old path, kept for bench/spiders.py)",
+    )
 
 
 class QuerySettings(_Strict):

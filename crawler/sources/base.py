@@ -185,10 +185,14 @@ class Source:
     * `spec`: the source's declaration (crawler.plugins): name, credentials, endpoints, ...
     * `group`: sources sharing a group run together through `crawl_group` (the Scrapy
       spiders share one CrawlerProcess per crawl process).
+    * `writes_off_thread`: the fetcher runs on an event loop that a store write must not
+      hold up (the Scrapy reactor), so the run stores its records from a writer thread
+      (crawler.writer).
     """
 
     name: ClassVar[str]
     group: ClassVar[str | None] = None
+    writes_off_thread: ClassVar[bool] = False
 
     def __init__(self, spec: SourceSpec | None = None) -> None:
         if spec is None:

@@ -27,6 +27,7 @@ from prawcore.rate_limit import RateLimiter
 from prawcore.sessions import FiniteRetryStrategy
 
 from crawler.errors import AccessDenied, SourceError
+from crawler.ratelimit import reset_wait, wait_seconds
 from crawler.sources.base import SourceContext
 from crawler.sources.reddit_parse import MalformedAnswer
 from crawler.sources.retry import Retry, call_with_retries
@@ -65,13 +66,13 @@ class LoggedRateLimiter(RateLimiter):
 
     def update(self, *, response_headers: Mapping[str, str]) -> None:
         super().update(response_headers=response_headers)
-        if self.remaining is None or "x-ratelimit-reset" not in response_headers:
+        reset = reset_wait(response_headers)  # Reddit: seconds until the window resets
+        if self.remaining is None or reset is None:
             return  # prawcore's own bookkeeping for answers without the headers stands
         if self.remaining > self.RESERVE:
             self.next_request_timestamp_ns = None
         else:
-            reset = max(1.0, float(response_headers["x-ratelimit-reset"]))
-            self.next_request_timestamp_ns = time.monotonic_ns() + int(reset * 1e9)
+            self.next_request_timestamp_ns = time.monotonic_ns() + int(max(1.0, reset) * 1e9)
 
     def delay(self) -> None:
         if self.next_request_timestamp_ns is None:
@@ -143,13 +144,8 @@ def classify(exc: BaseException) -> Retry | None:
 
 
 def _retry_after(response: requests.Response) -> float | None:
-    """Retry-After (seconds), else the rate-limit reset; None means "back off"."""
-    for header in ("retry-after", "x-ratelimit-reset"):
-        try:
-            return float(response.headers[header])
-        except (KeyError, ValueError):
-            continue
-    return None
+    """Retry-After (either form), else the rate-limit reset (crawler.ratelimit); None: back off."""
+    return wait_seconds(response.headers)
 
 
 def error_body(exc: prawcore.ResponseException) -> Any:

@@ -24,6 +24,7 @@ class SpiderSource(Source):
     """A source whose fetcher is a Scrapy spider; all of one crawl share a CrawlerProcess."""
 
     group: ClassVar[str | None] = "scrapy"
+    writes_off_thread: ClassVar[bool] = True  # the reactor must keep fetching while a batch is stored
 
     @property
     def spider_path(self) -> str:

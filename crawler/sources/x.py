@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -31,6 +29,7 @@ from requests.adapters import HTTPAdapter
 
 from crawler.config import WatchTarget
 from crawler.errors import AccessDenied, SourceError
+from crawler.ratelimit import wait_seconds
 from crawler.records import CommunityKey, Record, utcnow
 from crawler.sources import x_parse
 from crawler.sources.base import Source, SourceContext
@@ -87,24 +86,15 @@ class RedactToken(logging.Filter):
 
 
 def reset_wait(exc: tweepy.TooManyRequests, now: float | None = None) -> float | None:
-    """Seconds until `x-rate-limit-reset`, measured on the server's clock when it sent `Date`.
+    """Seconds until `x-rate-limit-reset` (or a `Retry-After`), read by crawler.ratelimit.
 
-    None when there is no usable reset (absent, unparsable, or not in the future), which
-    makes the caller back off exponentially instead.
+    Measured on the server's clock when it sent `Date`. None when there is no usable reset
+    (absent, unparsable, or not in the future), which makes the caller back off
+    exponentially instead.
     """
-    reset = exc.reset_time
-    if reset is None:
+    if exc.response is None:
         return None
-    if now is None:
-        now = time.time()
-        date = exc.response.headers.get("date") if exc.response is not None else None
-        if date:
-            try:
-                now = parsedate_to_datetime(date).timestamp()
-            except (TypeError, ValueError):
-                pass
-    wait = float(reset) - now
-    return wait if wait > 0 else None
+    return wait_seconds(exc.response.headers, now)
 
 
 def classify(exc: BaseException) -> Retry | None:

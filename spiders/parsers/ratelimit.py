@@ -1,17 +1,17 @@
-"""How long a server asks us to wait, read from its own headers (pure).
+"""Whether an answer is worth another try, and after how long (pure).
 
-Platforms say it differently: `Retry-After` in seconds or as an HTTP date (RFC 9110,
-Discord, Mastodon, GitHub's secondary limits), `x-ratelimit-reset` as epoch seconds
-(GitHub) or as an ISO time (Mastodon), `x-ratelimit-reset-after` in seconds (Discord).
+How long the server asks for is read by `crawler.ratelimit` (one reader for every client:
+`Retry-After` in both forms, the x-ratelimit reset headers); this module says which answers
+are rate limits or passing failures at all, which is a question of the platforms the
+spiders call (GitHub's 403 that is a limit, and the one that is an answer).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
-from crawler.parsing import iso_to_utc
+from crawler.ratelimit import header, retry_after, wait_seconds
 
 # GitHub documents a wait of at least one minute for a secondary rate limit without headers.
 SECONDARY_LIMIT_WAIT = 60.0
@@ -27,59 +27,25 @@ class RetryAdvice:
     rate_limited: bool
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for k, v in headers.items():
-        if k.lower() == name:
-            return v.strip()
-    return None
-
-
-def server_wait(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds the server asks for (Retry-After, then the reset headers), or None."""
-    retry_after = _header(headers, "retry-after")
-    if retry_after:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    reset_after = _header(headers, "x-ratelimit-reset-after")
-    if reset_after:
-        try:
-            return max(0.0, float(reset_after))
-        except ValueError:
-            pass
-    reset = _header(headers, "x-ratelimit-reset")
-    if reset:
-        try:
-            # +1 s: the reset instant is truncated to whole seconds by the server.
-            return max(0.0, float(reset) - now + 1.0)
-        except ValueError:
-            at = iso_to_utc(reset)
-            if at is not None:
-                return max(0.0, at.timestamp() - now + 1.0)
-    return None
-
-
-def retry_advice(status: int, headers: Mapping[str, str], body: bytes, now: float) -> RetryAdvice | None:
+def retry_advice(
+    status: int, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> RetryAdvice | None:
     """Whether (and how) to retry an answer; None means "hand it to the spider as it is".
 
     429 is always a rate limit. 403 is one only when the server says so: GitHub's primary
     limit (`x-ratelimit-remaining: 0`), or a `Retry-After`, or the secondary-limit message;
     any other 403 (a blocked repository, a private page) is an answer, not a limit. 5xx and
-    408 are retried with our own exponential backoff.
+    408 are retried with our own exponential backoff unless a `Retry-After` says otherwise.
+    `now` is the caller's clock; None measures dates on the server's `Date` header.
     """
     if status == 429:
-        return RetryAdvice("429", server_wait(headers, now), True)
+        return RetryAdvice("429", wait_seconds(headers, now), True)
     if status == 403:
-        if _header(headers, "x-ratelimit-remaining") == "0" or _header(headers, "retry-after"):
-            return RetryAdvice("403 rate limit", server_wait(headers, now), True)
+        if header(headers, "x-ratelimit-remaining") == "0" or header(headers, "retry-after"):
+            return RetryAdvice("403 rate limit", wait_seconds(headers, now), True)
         if b"secondary rate limit" in body[:2000].lower():
             return RetryAdvice("403 secondary rate limit", SECONDARY_LIMIT_WAIT, True)
         return None
     if status in RETRYABLE_STATUSES:
-        wait = server_wait(headers, now) if _header(headers, "retry-after") else None
-        return RetryAdvice(str(status), wait, False)
+        return RetryAdvice(str(status), retry_after(headers, now), False)
     return None
