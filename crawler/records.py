@@ -152,8 +152,8 @@ class Post:
 
     Raw from a source: `author` is the platform's name or id, `link_url` the linked URL,
     `title`/`body` the text. After `crawler.enrich` (`enriched=True`): `author` is the keyed
-    pseudonym (or None), `link_url` is None, `link_domain` set, `mentions` filled, and the
-    content policy applied. The store refuses posts that are not enriched.
+    pseudonym (or None), `link_url` is None, `link_domain` set, `mentions` and `links`
+    filled, and the content policy applied. The store refuses posts that are not enriched.
     """
 
     key: CommunityKey
@@ -171,6 +171,9 @@ class Post:
     flair: str | None = None
     state: str = "visible"
     mentions: tuple[str, ...] = ()
+    # Communities the post links to (read from title, body and link before the policy drops
+    # text; crawler.enrich.community_links): the evidence discovery builds candidates from.
+    links: tuple[CommunityKey, ...] = ()
     enriched: bool = False
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler.entries import Entry, Section, TargetMaker, WatchTarget, named
-from crawler.plugins import Endpoint, SourceSpec
+from crawler.plugins import Endpoint, Follow, SourceSpec
 
 CHANNEL_RULE = named(
     r"[A-Za-z][A-Za-z0-9_]{3,31}",
@@ -39,4 +39,5 @@ SOURCE: Any = SourceSpec(
     watch_doc=("telegram.channels",),
     endpoints=(Endpoint("telegram", "https://t.me", "Telegram's public web pages"),),
     metrics=("members",),
+    follows=(Follow("channel", "channels"),),
 )
