@@ -37,13 +37,16 @@ Norm = tuple[str, str, str]
 
 # Per linked key: first spelling, distinct posts, distinct linking communities, first and last link.
 _AGGREGATE = """
-SELECT l.platform, l.kind, lower(l.handle) AS h,
-       (SELECT l2.handle FROM community_links l2 WHERE l2.id = MIN(l.id)) AS spelling,
-       COUNT(DISTINCT l.post_id) AS posts, COUNT(DISTINCT l.community_id) AS communities,
-       MIN(l.linked_at) AS first_at, MAX(l.linked_at) AS last_at
-FROM community_links l
-WHERE l.linked_at >= :since AND l.linked_at <= :until
-GROUP BY l.platform, l.kind, lower(l.handle)
+SELECT g.platform, g.kind, g.h, g.posts, g.communities, g.first_at, g.last_at,
+       (SELECT l2.handle FROM community_links l2 WHERE l2.id = g.first_id) AS spelling
+FROM (
+    SELECT l.platform, l.kind, lower(l.handle) AS h, MIN(l.id) AS first_id,
+           COUNT(DISTINCT l.post_id) AS posts, COUNT(DISTINCT l.community_id) AS communities,
+           MIN(l.linked_at) AS first_at, MAX(l.linked_at) AS last_at
+    FROM community_links l
+    WHERE l.linked_at >= :since AND l.linked_at <= :until
+    GROUP BY l.platform, l.kind, lower(l.handle)
+) g
 """
 _LINKED_FROM = """
 SELECT l.platform, l.kind, lower(l.handle) AS h, c.platform AS from_platform, c.kind AS from_kind,

@@ -110,14 +110,14 @@ class DiscoveredFile:
             watched |= self._keys_in(raw)  # the file may have changed since the config was read
             ignored = [str(i) for i in raw.get(IGNORED_KEY) or []]
             for key in keys:
+                if namespace_key(key.norm) in watched:
+                    outcome.skipped.append((key, "already watched"))
+                    continue
                 found = follow_for(key.platform, key.kind)
                 if found is None:
                     outcome.skipped.append((key, f"no source watches {key.platform} {key.kind}s yet"))
                     continue
                 spec, follow = found
-                if namespace_key(key.norm) in watched:
-                    outcome.skipped.append((key, "already watched"))
-                    continue
                 entry = follow.entry_for(key.handle)
                 if isinstance(entry, dict):
                     entry = {**entry, "tags": [*entry.get("tags", ()), DISCOVERED_TAG]}
