@@ -216,7 +216,7 @@ def test_a_candidate_alert_carries_counts_and_handles_never_post_text_or_authors
             author="RealName_Author",
             title=f"PRIVATE TITLE {i} t.me/new_refuge",
             body="BODY TEXT",
-        )  # fmt: skip
+        )
         for i in range(3)
     ]
     Store(engine).write([enricher(p) for p in posts], None, now=NOW)
