@@ -114,6 +114,19 @@ class CommunityKey:
         return f"{self.platform}:{self.kind}:{self.handle}"
 
 
+# Telegram usernames are one namespace across channels, groups and bots: a t.me link is a
+# channel until a crawl shows otherwise, and any of these kinds of one name is that name.
+SHARED_NAMESPACES: dict[str, tuple[str, ...]] = {"telegram": ("channel", "group", "bot")}
+
+
+def namespace_key(norm: tuple[str, str, str]) -> tuple[str, str, str]:
+    """A normalised key with the kind folded where kinds share names (telegram -> 'channel')."""
+    kinds = SHARED_NAMESPACES.get(norm[0])
+    if kinds and norm[1] in kinds:
+        return (norm[0], kinds[0], norm[2])
+    return norm
+
+
 @dataclass(slots=True)
 class CommunityObservation:
     """A community as seen at `observed_at` by `source` (e.g. reddit_api, github_api).

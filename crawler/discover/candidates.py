@@ -24,8 +24,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text,
 
 from crawler.db import models
 from crawler.db.types import UTCDateTime
-from crawler.enrich.community_links import namespace_key
-from crawler.records import utcnow
+from crawler.records import namespace_key, utcnow
 
 log = logging.getLogger("dfwatch.discover")
 

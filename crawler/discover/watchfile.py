@@ -29,10 +29,9 @@ import yaml
 from crawler.config import Config
 from crawler.config.loader import IGNORED_KEY, check_watchlist_file
 from crawler.config.models import WATCHLIST_DIR
-from crawler.enrich.community_links import namespace_key
 from crawler.errors import ConfigError
 from crawler.plugins import follow_for
-from crawler.records import CommunityKey
+from crawler.records import CommunityKey, namespace_key
 
 log = logging.getLogger("dfwatch.discover")
 

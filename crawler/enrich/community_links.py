@@ -37,14 +37,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from crawler.records import CommunityKey
+from crawler.records import SHARED_NAMESPACES, CommunityKey, namespace_key
+
+__all__ = ["MAX_LINKS", "SHARED_NAMESPACES", "community_links", "namespace_key", "same_community"]
 
 MAX_LINKS = 50  # community links kept per post: more is spam, not a migration
 MAX_TEXT = 100_000  # characters of one text scanned (a post longer than this is cut)
-
-# Telegram usernames share one namespace across channels, groups and bots: a t.me link is
-# a channel until a crawl shows otherwise, and any of these kinds of one name is that name.
-SHARED_NAMESPACES: dict[str, tuple[str, ...]] = {"telegram": ("channel", "group", "bot")}
 
 _HOSTS = (
     r"t\.me|telegram\.me|telegram\.dog|discord\.gg|discord(?:app)?\.com|reddit\.com|github\.com"
@@ -228,11 +226,3 @@ def same_community(a: tuple[str, str, str], b: tuple[str, str, str]) -> bool:
         return True
     kinds = SHARED_NAMESPACES.get(a[0], ())
     return a[0] == b[0] and a[2] == b[2] and a[1] in kinds and b[1] in kinds
-
-
-def namespace_key(norm: tuple[str, str, str]) -> tuple[str, str, str]:
-    """A normalised key with the kind folded where kinds share names (telegram -> 'channel')."""
-    kinds = SHARED_NAMESPACES.get(norm[0])
-    if kinds and norm[1] in kinds:
-        return (norm[0], kinds[0], norm[2])
-    return norm

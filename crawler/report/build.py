@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from crawler.errors import StoreError
 from crawler.records import utcnow
 from crawler.report import queries
+from crawler.report.migrations import migrations
 from crawler.report.since import format_since
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def build_report(
             tool_rows = queries.tools(conn, now, ids)
             week_rows = queries.tool_weeks(conn, now, weeks, ids)
             domain_rows = queries.link_domains(conn, now, ids)
+            moves = migrations(conn, start, now, ids)  # where they went after each ban
     except (OperationalError, ProgrammingError) as exc:
         raise StoreError(
             f"cannot read the report tables ({exc.orig}): run `dfwatch db upgrade` or a crawl first"
@@ -115,6 +117,7 @@ def build_report(
         "status_changes": [_change(r) for r in changes],
         "tools": _tools(tool_rows),
         "link_domains": _domains(domain_rows),
+        "migrations": moves,
         "tool_weeks": _weeks(week_rows, now, weeks),
         "member_series": series,
     }

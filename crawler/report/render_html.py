@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.report import charts
+from crawler.report import charts, render_migrations
 from crawler.report.charts import esc, parse_time
 from crawler.report.render_text import (
     CHANGE_COLUMNS,
@@ -100,6 +100,7 @@ def render_html(report: dict[str, Any]) -> str:
         if report["link_domains"]
         else "",
         _table(DOMAIN_COLUMNS, report["link_domains"]),
+        render_migrations.html(report, _table),
         "<footer>dfwatch · every figure is defined in docs/reports.md · "
         "figures computed from the research database, nothing in this page is loaded from elsewhere.</footer>",
         "</main></body></html>",

@@ -17,6 +17,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from crawler.report import render_migrations
+
 FORMATS = ("table", "md", "csv", "json", "html")
 MISSING = "—"  # how a null (unknown) figure reads in table and Markdown output
 
@@ -118,6 +120,7 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[Column], list[dict[
         (f"Status changes (last {report['since']})", CHANGE_COLUMNS, report["status_changes"]),
         ("Tool mentions", TOOL_COLUMNS, report["tools"]),
         ("Link domains (posts of the last 7 days)", DOMAIN_COLUMNS, report["link_domains"]),
+        render_migrations.section(report),
     ]
 
 
@@ -214,11 +217,13 @@ CSV_FIELDS = [
     "mentions_total",
     "domain",
     "share",
+    *render_migrations.CSV_FIELDS,
 ]
 
 
 def render_csv(report: dict[str, Any]) -> str:
-    """One tidy CSV: a `section` column (community, status_change, tool, link_domain) and the
+    """One tidy CSV: a `section` column (community, status_change, tool, link_domain,
+    migration, migration_domain) and the
     union of the sections' fields; an unknown figure is an empty cell, never 0."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
@@ -231,4 +236,6 @@ def render_csv(report: dict[str, Any]) -> str:
     ):
         for row in report[key]:
             writer.writerow({"section": section, **{k: ("" if v is None else v) for k, v in row.items()}})
+    for row in render_migrations.csv_rows(report):
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return buf.getvalue()
