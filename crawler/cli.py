@@ -309,7 +309,10 @@ def demo(
     def body() -> int:
         from crawler.sim.demo import run_demo
 
-        report_path = run_demo(days=days, out_dir=out)
+        def alert(sim_now: str, message: dict[str, Any]) -> None:
+            typer.echo(f"alert (simulated {sim_now[:10]}): {message.get('title')}: {message.get('message')}")
+
+        report_path = run_demo(days=days, out_dir=out, on_alert=alert)
         typer.echo(f"demo report: {report_path}")
         return 0
 

@@ -335,3 +335,14 @@ def test_every_declared_follow_maps_onto_its_own_section(spec: Any, make_config:
         key = CommunityKey(spec.platform, follow.kind, samples.get(follow.kind, "owner/name"))
         assert DiscoveredFile(config).add([key]).added == [key]
         assert reload(config).target_for(key) is not None
+
+
+def test_discover_on_a_database_without_the_tables_says_what_to_do(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    sqlite3.connect(db).close()
+    env = {"DFWATCH_DATABASE_URL": f"sqlite:///{db}"}
+    for args in (["discover"], ["alerts", "list"]):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 1 and "dfwatch db upgrade" in result.output, result.output

@@ -18,12 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, select, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crawler.alerts.deliver import alert_urls, fingerprint, send, shown
 from crawler.alerts.rules import Event, evaluate
 from crawler.config import Config
 from crawler.db import models
 from crawler.db.store_writes import insert_for
+from crawler.errors import StoreError
 from crawler.records import utcnow
 
 __all__ = ["Event", "alert_urls", "configured_urls", "list_alerts", "run_alerts", "send_test", "shown"]
@@ -173,8 +175,13 @@ def list_alerts(engine: Engine, limit: int = 1000) -> list[dict[str, Any]]:
     from crawler.discover.candidates import iso
 
     c = ALERTS.c
-    with engine.connect() as conn:
-        rows = list(conn.execute(select(ALERTS).order_by(c.id.desc()).limit(limit)))
+    try:
+        with engine.connect() as conn:
+            rows = list(conn.execute(select(ALERTS).order_by(c.id.desc()).limit(limit)))
+    except (OperationalError, ProgrammingError) as exc:
+        raise StoreError(
+            f"cannot read the alerts table ({exc.orig}): run `dfwatch db upgrade` or a crawl first"
+        ) from None
     return [
         {
             "id": r.id,

@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crawler.db import models
 from crawler.db.types import UTCDateTime
+from crawler.errors import StoreError
 from crawler.records import namespace_key, utcnow
 
 log = logging.getLogger("dfwatch.discover")
@@ -274,6 +276,17 @@ def list_candidates(
     crawl since) is `new` unless a community row shows it watched.
     """
     until = until or utcnow()
+    try:
+        return _list(engine, since, until, min_posts, include_all)
+    except (OperationalError, ProgrammingError) as exc:
+        raise StoreError(
+            f"cannot read the discovery tables ({exc.orig}): run `dfwatch db upgrade` or a crawl first"
+        ) from None
+
+
+def _list(
+    engine: Engine, since: datetime, until: datetime, min_posts: int, include_all: bool
+) -> list[Candidate]:
     with engine.connect() as conn:
         rows = _rows(conn)
         is_watched = watched_keys(conn)

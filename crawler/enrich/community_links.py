@@ -205,18 +205,24 @@ def community_links(*texts: str | None) -> tuple[CommunityKey, ...]:
     """The communities the texts link to, once each (first spelling kept), in order of appearance."""
     found: dict[tuple[str, str, str], CommunityKey] = {}
     for text in texts:
-        if not text:
+        # Every form has a "/", and none spans whitespace: most texts are skipped at C speed,
+        # and the expression runs only over the few words that could be links
+        # (bench/enrich.py measured a whole-text scan at 0.6x of enrichment without links).
+        if not text or "/" not in text:
             continue
-        for m in _LINK.finditer(text, 0, MAX_TEXT):
-            sub = m.group("sub")
-            parsed = _subreddit(sub) if sub is not None else _parse(m.group("host"), m.group("path"))
-            if parsed is None:
+        for word in text[:MAX_TEXT].split():
+            if "/" not in word:
                 continue
-            key = CommunityKey(*parsed)
-            if key.norm not in found:
-                found[key.norm] = key
-                if len(found) >= MAX_LINKS:
-                    return tuple(found.values())
+            for m in _LINK.finditer(word):
+                sub = m.group("sub")
+                parsed = _subreddit(sub) if sub is not None else _parse(m.group("host"), m.group("path"))
+                if parsed is None:
+                    continue
+                key = CommunityKey(*parsed)
+                if key.norm not in found:
+                    found[key.norm] = key
+                    if len(found) >= MAX_LINKS:
+                        return tuple(found.values())
     return tuple(found.values())
 
 
