@@ -40,7 +40,14 @@ BODIES = (
     "trained for about 60 hours; the merge step still shows a seam at the chin.",
     "Thoughts?",
 )
-LINKS = (None, None, None, "https://imgur.com/a/abc123", "https://www.youtube.com/watch?v=x", "https://mega.nz/file/x")
+LINKS = (
+    None,
+    None,
+    None,
+    "https://imgur.com/a/abc123",
+    "https://www.youtube.com/watch?v=x",
+    "https://mega.nz/file/x",
+)
 MIGRATION = (" — we moved to t.me/new_home", " join https://discord.gg/AbCd12", " new sub: r/DeepFakesSFW")
 
 
