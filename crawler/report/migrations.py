@@ -20,6 +20,7 @@ from crawler.records import namespace_key
 
 SPAN = timedelta(days=14)  # the weeks after a ban against the weeks before
 TOP = 10  # linked communities and domains listed per ban
+MIN_POSTS = 2  # posts (before and after together) a linked community or domain needs to be listed
 STATUSES = ("banned", "suspended")
 
 _BANS = """
@@ -70,6 +71,8 @@ def _stmt(sql: str, times: tuple[str, ...], ids: bool = False) -> Any:
 
 
 def _ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The TOP items with the largest rise, then the most posts after; one post is no movement."""
+    items = [i for i in items if i["posts_before"] + i["posts_after"] >= MIN_POSTS]
     items.sort(
         key=lambda i: (
             -(i["posts_after"] - i["posts_before"]),

@@ -91,7 +91,7 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         "[spiders]\ndownload_delay = 0\nautothrottle = false\nconcurrent_per_domain = 4\n\n"
         + DEMO_DISCOVERY
         + "# Alerts go to the demo's local json:// receiver (DFWATCH_ALERT_URLS).\n"
-        + f"[alerts]\ngrowth_pct_1d = 100\nreport_path = {json.dumps(str(report))}\n"
+        + f"[alerts]\ngrowth_pct_1d = 35\nreport_path = {json.dumps(str(report))}\n"
     )
     banned_2018 = {"deepfakes", "FakeApp", "GIFFakes", "fakeapprequests"}
     subreddits: list[object] = []
