@@ -22,8 +22,8 @@ test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check crawler spiders tests bench deploy
-	$(BIN)/ruff format --check crawler spiders tests bench deploy
+	$(BIN)/ruff check crawler spiders tests bench deploy examples
+	$(BIN)/ruff format --check crawler spiders tests bench deploy examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -25,6 +25,7 @@ import math
 import random
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,7 @@ def generate(path: Path, communities: int, days: int, posts: int, seed: int = 7)
             ],
         )
         con.executemany("INSERT INTO tools (id, name) VALUES (?, ?)", list(enumerate(TOOLS, 1)))
+    _runs(con, rnd, first, days)
     banned_day: dict[int, int] = {}
     changes = []
     for cid in range(1, communities + 1):
@@ -177,16 +179,62 @@ def generate(path: Path, communities: int, days: int, posts: int, seed: int = 7)
     con.close()
 
 
+RUN_SOURCES = ("reddit", "x", "github", "discord", "telegram", "forums", "mastodon", "arctic_shift")
+
+
+def _runs(con: sqlite3.Connection, rnd: random.Random, first: datetime, days: int) -> None:
+    """One scheduled crawl a day, every source in it: mostly ok, some partial, failed or skipped."""
+    runs, sources = [], []
+    for d in range(days):
+        if rnd.random() < 0.03:
+            continue  # a day without a crawl (the machine was down)
+        run_id = len(runs) + 1
+        started = first + timedelta(days=d, hours=2)
+        statuses = [rnd.choices(["ok", "partial", "failed"], [90, 7, 3])[0] for _ in RUN_SOURCES]
+        if d % 5 == 0:
+            statuses[1] = "skipped"  # x without a bearer token on some days
+        for source, st in zip(RUN_SOURCES, statuses, strict=True):
+            errors = 0 if st in ("ok", "skipped") else rnd.randrange(1, 20)
+            sources.append((run_id, source, st, 100, 1000, errors, 0, 0.0))
+        run_status = "failed" if "failed" in statuses else "partial" if "partial" in statuses else "ok"
+        runs.append(
+            (
+                run_id,
+                ts(started),
+                ts(started + timedelta(minutes=40)),
+                "schedule",
+                run_status,
+                0,
+                0,
+                0,
+                "0.1.0",
+            )
+        )
+    with con:
+        con.executemany(
+            "INSERT INTO crawl_runs (id, started_at, finished_at, trigger, status, requests, items, errors,"
+            " version) VALUES (?,?,?,?,?,?,?,?,?)",
+            runs,
+        )
+        con.executemany(
+            "INSERT INTO run_sources (run_id, source, status, requests, items, errors, retries,"
+            " rate_limited_seconds) VALUES (?,?,?,?,?,?,?,?)",
+            sources,
+        )
+
+
 # --- the two sides, each run in its own process ----------------------------------------------
 
 
-def side_dfwatch(db: Path, out: Path) -> None:
+def side_dfwatch(db: Path, out: Path, extras: bool = True) -> None:
     from crawler.db.engine import make_engine
     from crawler.report import build_report, render
 
     engine = make_engine(f"sqlite:///{db}", read_only=True)
-    text = render(build_report(engine, since=SINCE, now=NOW), "json")
-    out.write_text(text)
+    report = build_report(
+        engine, since=SINCE, now=NOW, config_sha256=None, with_provenance=extras, with_coverage=extras
+    )
+    out.write_text(render(report, "json"))
 
 
 def side_pandas(db: Path, out: Path) -> None:
@@ -276,12 +324,15 @@ def side_pandas(db: Path, out: Path) -> None:
 
 def child(side: str, db: Path, out: Path) -> None:
     # Libraries are imported before the clock starts: the comparison is of the work.
-    if side == "dfwatch":
+    if side.startswith("dfwatch"):
         import crawler.report  # noqa: F401
     else:
         import pandas  # noqa: F401
     t0 = time.perf_counter()
-    (side_dfwatch if side == "dfwatch" else side_pandas)(db, out)
+    if side == "dfwatch-bare":
+        side_dfwatch(db, out, extras=False)
+    else:
+        (side_dfwatch if side == "dfwatch" else side_pandas)(db, out)
     seconds = time.perf_counter() - t0
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"seconds": seconds, "maxrss_mb": maxrss_mb}))
@@ -332,6 +383,22 @@ def compare(dfw_path: Path, pd_path: Path, sample: int) -> list[str]:
     return problems
 
 
+def extras_ratio(db: Path, work: Path, repeat: int) -> None:
+    """The price of coverage and provenance: the report with them against without, run
+    alternately (so both sides see the same machine load), median of `repeat` runs each."""
+    times: dict[str, list[float]] = {"dfwatch": [], "dfwatch-bare": []}
+    for _ in range(repeat):
+        for side in times:
+            times[side].append(run_side(side, db, work / f"{side}-x.json")["seconds"])
+    on, off = statistics.median(times["dfwatch"]), statistics.median(times["dfwatch-bare"])
+    full = json.loads((work / "dfwatch-x.json").read_text())
+    print(
+        f"coverage+provenance: on {on:.2f} s, off {off:.2f} s (median of {repeat} alternating runs; "
+        f"{len(full['coverage'])} sources, {full['provenance']['runs']['count']} runs in the window)"
+    )
+    print(f"ratio off/on: {off / on:.2f}× (1.0 = free; aim ≥ 0.9×)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -342,7 +409,10 @@ def main() -> int:
     ap.add_argument("--posts", type=int, default=1_000_000)
     ap.add_argument("--sample", type=int, default=200, help="communities whose numbers are compared")
     ap.add_argument("--db", type=Path, help="reuse (or keep) the database at this path")
-    ap.add_argument("--child", choices=["dfwatch", "pandas"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="runs of each dfwatch side for the coverage/provenance ratio"
+    )
+    ap.add_argument("--child", choices=["dfwatch", "dfwatch-bare", "pandas"], help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -371,6 +441,7 @@ def main() -> int:
         f"ratio pandas/dfwatch: time {p['seconds'] / d['seconds']:.1f}×, "
         f"memory {p['maxrss_mb'] / d['maxrss_mb']:.1f}×"
     )
+    extras_ratio(db, work, args.repeat)
     if problems:
         print(f"MISMATCH in {len(problems)} figures:", *problems[:20], sep="\n  ")
         return 1

@@ -184,6 +184,7 @@ def report(
     def body() -> int:
         from crawler.db.engine import make_engine
         from crawler.report import build_report, parse_since, render
+        from crawler.report.provenance import config_sha256
 
         if fmt not in ("table", "md", "csv", "json", "html"):
             raise ConfigError(f"--format must be table, md, csv, json or html, not {fmt!r}")
@@ -199,7 +200,15 @@ def report(
                 raise ConfigError(f"no watchlist entry has the tag {tag!r}", entry="--tag")
         engine = make_engine(cfg.database_url, read_only=True)
         try:
-            data = build_report(engine, since=window, platform=platform, handles=handles, top=top)
+            data = build_report(
+                engine,
+                since=window,
+                platform=platform,
+                handles=handles,
+                top=top,
+                database=cfg.database_url,
+                config_sha256=config_sha256(cfg.directory),
+            )
         finally:
             engine.dispose()
         text = render(data, fmt)
@@ -237,20 +246,25 @@ def query(
 
 @app.command()
 def export(
-    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl.")] = "csv",
-    out: Annotated[Path, typer.Option("--out", help="Directory for one file per table.")] = Path(
-        "data/export"
-    ),
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet, jsonl or sqlite.")] = "csv",
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Directory for one file per table (sqlite: the snapshot file, e.g. snapshot.db)."
+        ),
+    ] = Path("data/export"),
     config: ConfigOpt = None,
 ) -> None:
-    """Export every table, streamed, one file per table."""
+    """Export every table, streamed: one file per table, or one SQLite snapshot of every table and view."""
 
     def body() -> int:
         from crawler.db.export import export_tables
 
-        if fmt not in ("csv", "parquet", "jsonl"):
-            raise ConfigError(f"--format must be csv, parquet or jsonl, not {fmt!r}")
+        if fmt not in ("csv", "parquet", "jsonl", "sqlite"):
+            raise ConfigError(f"--format must be csv, parquet, jsonl or sqlite, not {fmt!r}")
         cfg = _config(config)
+        if fmt == "sqlite":
+            return _export_snapshot(cfg.database_url, out)
         counts = export_tables(cfg.database_url, out, fmt)
         for table, n in counts.items():
             typer.echo(f"{table:<16} {n:>10} rows")
@@ -258,6 +272,17 @@ def export(
         return 0
 
     raise typer.Exit(guarded(body))
+
+
+def _export_snapshot(url: str, out: Path) -> int:
+    from crawler.db.snapshot import export_sqlite, snapshot_path
+
+    counts = export_sqlite(url, out)
+    for table, n in counts.items():
+        typer.echo(f"{table:<16} {n:>10} rows")
+    path = snapshot_path(out)
+    typer.echo(f"snapshot written to {path}; browse it with: dfwatch browse --db sqlite:///{path}", err=True)
+    return 0
 
 
 @app.command()
@@ -446,6 +471,41 @@ def alerts_list(
         finally:
             engine.dispose()
         sys.stdout.write(render_alerts(rows, fmt))
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def browse(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; anything but loopback is warned about.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8001,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="SQLite database URL (default: the configured database).", show_default=False
+        ),
+    ] = None,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Report to link from every page (default: report.html beside the database)."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Browse the database in Datasette, read-only, with the codebook; stops on Ctrl-C or SIGTERM."""
+
+    def body() -> int:
+        from crawler.browse import exposure_warning, is_loopback, serve, sqlite_path
+
+        path = sqlite_path(db or _config(config).database_url)
+        if not is_loopback(host):
+            typer.echo(f"dfwatch: {exposure_warning(host, port)}", err=True)
+        typer.echo(f"browse http://{host}:{port}/{path.stem} (Ctrl-C to stop)", err=True)
+        serve(path, host=host, port=port, report=report_path)
         return 0
 
     raise typer.Exit(guarded(body))

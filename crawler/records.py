@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
-Platform = Literal["reddit", "x", "github", "discord", "telegram", "forum", "mastodon"]
-Kind = Literal["subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag"]
+# Platforms, kinds and metric names are declared by the sources (crawler.plugins: each
+# declaration's platform, kinds and metrics) and documented in docs/schema.md; statuses,
+# post states and policies are the store's own vocabulary, so they live here.
 Status = Literal[
     "active",
     "private",
@@ -40,8 +41,6 @@ Status = Literal[
 PostState = Literal["visible", "removed", "deleted"]
 ContentPolicy = Literal["counts", "metadata", "full"]
 
-PLATFORMS: tuple[str, ...] = ("reddit", "x", "github", "discord", "telegram", "forum", "mastodon")
-KINDS: tuple[str, ...] = ("subreddit", "account", "query", "repo", "server", "channel", "forum", "hashtag")
 STATUSES: tuple[str, ...] = (
     "active",
     "private",
@@ -57,28 +56,6 @@ STATUSES: tuple[str, ...] = (
 )
 POST_STATES: tuple[str, ...] = ("visible", "removed", "deleted")
 POLICIES: tuple[str, ...] = ("counts", "metadata", "full")
-
-# The metric vocabulary of the codebook (docs/schema.md). Sources may add platform-specific
-# names (following, listed, topics, active_users, accounts_per_day), documented there too.
-METRICS: tuple[str, ...] = (
-    "members",
-    "online_members",
-    "weekly_visitors",
-    "weekly_contributions",
-    "posts_total",
-    "stars",
-    "forks",
-    "watchers",
-    "open_issues",
-    "release_downloads",
-    "posts_per_day",
-    "following",
-    "listed",
-    "topics",
-    "active_users",
-    "accounts_per_day",
-)
-
 
 _CLOCK_START = time.monotonic()
 

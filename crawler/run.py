@@ -124,11 +124,13 @@ def run_crawl(
             stale_seconds=config.settings.crawler.lock_stale_seconds,
         )
         run_id = runlog.start_run(engine, trigger=trigger, version=__version__, pid=pid, host=host)
+        waiting_since = time.monotonic()
         try:
             lock.acquire(run_id)
         except DfwatchError as exc:
             runlog.finish_run(engine, run_id, "failed", error_summary=str(exc))
             raise
+        runlog.lock_taken(engine, run_id, time.monotonic() - waiting_since)
         try:
             return _run(config, engine, enricher, run_id, runnable, skipped, lock, sleep, on_source)
         finally:

@@ -328,7 +328,7 @@ def test_auto_watch_does_nothing_when_switched_off(make_config: Any, engine: Eng
 @pytest.mark.parametrize("spec", [s for s in declared() if s.follows], ids=lambda s: s.name)
 def test_every_declared_follow_maps_onto_its_own_section(spec: Any, make_config: Any) -> None:
     samples = {"subreddit": "some_sub", "account": "someone", "repo": "owner/repo", "server": "AbCd",
-               "channel": "some_chan"}  # fmt: skip
+               "channel": "some_chan", "group": "some_group", "bot": "SomeSwapBot"}  # fmt: skip
     for follow in spec.follows:
         assert follow.kind in spec.kinds
         config = make_config({})

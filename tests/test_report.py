@@ -8,7 +8,6 @@ docs/reports.md.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +33,8 @@ CONTRACT_COMMUNITY = {
     "growth_30d_pct",
     "doubling_days",
     "posts_7d",
+    "last_observed_at",
+    "observed_days",
 }
 CONTRACT_CHANGE = {"platform", "handle", "observed_at", "old_status", "new_status", "reason"}
 CONTRACT_TOOL = {"name", "mentions_7d", "mentions_prev_7d", "mentions_total"}
@@ -187,7 +188,11 @@ def test_unknown_start_is_null_never_zero(db: DB) -> None:
     assert row(rep, "three_days_old")["delta_7d"] is None
     empty = row(rep, "never_observed")
     assert never and empty["members"] is None and empty["status"] == "unknown"
-    assert all(empty[k] is None for k in CONTRACT_COMMUNITY - {"platform", "kind", "handle", "status"})
+    assert all(
+        empty[k] is None
+        for k in CONTRACT_COMMUNITY - {"platform", "kind", "handle", "status", "observed_days"}
+    )
+    assert empty["observed_days"] == 0
 
 
 def test_doubling_time_is_exact_for_a_clean_doubling(db: DB) -> None:
@@ -407,7 +412,9 @@ def test_json_has_exactly_the_contract_keys(sample: dict[str, Any]) -> None:
 
 
 def test_csv_parses_with_one_row_per_item_and_empty_cells_for_unknown(sample: dict[str, Any]) -> None:
-    rows = list(csv.DictReader(io.StringIO(render(sample, "csv"))))
+    lines = render(sample, "csv").splitlines(keepends=True)
+    assert lines[0].startswith("# dfwatch provenance: {")  # one comment line, then the table
+    rows = list(csv.DictReader(lines[1:]))
     by_section: dict[str, list[dict[str, str]]] = {}
     for r in rows:
         by_section.setdefault(r["section"], []).append(r)

@@ -23,9 +23,9 @@ from crawler.sources.base import SourceStats
 HOST = socket.gethostname()
 
 
-def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+def rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
+        return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
 def test_run_left_running_by_a_dead_process_is_aborted(engine: Engine) -> None:
@@ -224,3 +224,83 @@ def test_two_processes_started_together_the_second_waits_for_the_first(db_url: s
     assert sorted(order) == sorted(
         [(winner, "acquired"), (winner, "released"), (loser, "acquired"), (loser, "released")]
     )
+
+
+def test_a_run_marked_aborted_marks_its_running_sources_aborted(engine: Engine) -> None:
+    dead = runlog.start_run(engine, trigger="schedule", version="0.1", pid=4242, host=HOST)
+    runlog.start_source(engine, dead, "reddit")
+    runlog.finish_source(engine, dead, "x", "ok", SourceStats(requests=3, items=2))
+    assert runlog.abort_stale_runs(engine, host=HOST, is_alive=lambda pid: False) == 1
+    got = dict(rows(engine, "SELECT source, status FROM run_sources WHERE run_id = :r", r=dead))
+    assert got == {"reddit": "aborted", "x": "ok"}
+
+
+def test_a_child_closed_by_the_scheduler_closes_its_running_sources(engine: Engine) -> None:
+    spawned = utcnow()
+    run_id = runlog.start_run(engine, trigger="schedule", version="0.1", pid=5151, host=HOST)
+    runlog.start_source(engine, run_id, "github")
+    closed = runlog.close_child_run(
+        engine, pid=5151, host=HOST, spawned_at=spawned, status="failed", reason="timed out after 1 min"
+    )
+    assert closed == run_id
+    assert rows(engine, "SELECT status, error_summary FROM run_sources WHERE run_id = :r", r=run_id) == [
+        ("failed", "timed out after 1 min")
+    ]
+    assert rows(engine, "SELECT status FROM crawl_runs WHERE id = :r", r=run_id) == [("failed",)]
+
+
+def test_source_statuses_are_the_run_vocabulary_plus_skipped() -> None:
+    assert set(runlog.SOURCE_STATUSES) == set(runlog.RUN_STATUSES) | {"skipped"}
+
+
+def test_a_crawl_that_waited_for_the_lock_starts_when_it_took_it(make_config: Any) -> None:
+    """The run log never shows two runs of one source overlapping: started_at is lock time."""
+    import threading
+
+    from crawler.run import run_crawl
+
+    config = make_config({"github": {"repos": []}}, "[crawler]\nlock_wait_seconds = 30\n")
+    eng = make_engine(config.database_url)
+    from crawler.db.engine import upgrade
+
+    upgrade(eng)
+    first = runlog.start_run(eng, trigger="manual", version="0.1", pid=1, host=HOST)
+    lock = runlog.RunLock(
+        eng,
+        ["source:none"],
+        holder=f"{HOST}:1",
+        wait_seconds=0,
+        stale_seconds=3600,
+        is_alive=lambda pid: True,
+    )
+    lock.acquire(first)
+    released: list[Any] = []
+
+    def release_later() -> None:
+        import time
+
+        time.sleep(1.5)
+        runlog.finish_run(eng, first, "ok")
+        released.append(utcnow())
+        lock.release()
+
+    t = threading.Thread(target=release_later)
+    t.start()
+    result = run_crawl(config)
+    t.join()
+    ((started, waited),) = rows(
+        eng, "SELECT started_at, lock_wait_seconds FROM crawl_runs WHERE id = :r", r=result.run_id
+    )
+    (first_end,) = rows(eng, "SELECT finished_at FROM crawl_runs WHERE id = :r", r=first)[0]
+    eng.dispose()
+    assert waited is not None and waited > 0
+    assert released
+    assert _when(started) >= _when(first_end)
+
+
+def _when(value: Any) -> Any:
+    """A stored time as an aware datetime (SQLite answers raw queries with ISO text)."""
+    from datetime import UTC, datetime
+
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -214,6 +214,28 @@ def test_discourse_about_stats() -> None:
     assert facts.title == "Example Discourse"
 
 
+def test_older_discourse_counter_names_are_read_too() -> None:
+    stats = {"user_count": 9120, "post_count": 38211, "topic_count": 4512, "active_users_7_days": 312}
+    facts = parse_discourse_about({"about": {"title": "Old Discourse", "stats": stats}})
+    assert facts.metrics == {"members": 9120, "posts_total": 38211, "topics": 4512, "active_users": 312}
+
+
+@pytest.mark.parametrize(
+    ("page_title", "expected"),
+    [
+        ("Faceswap Forum \u2022 Index page", "Faceswap Forum"),
+        ("Faceswap Forum - Index page", "Faceswap Forum"),
+        ("Deep - Fakes \u2022 Index page", "Deep - Fakes"),  # only the page's own name goes
+        ("Faceswap-Forum \u2022 Foren-\u00dcbersicht", "Faceswap-Forum"),
+        ("Faceswap Forum", "Faceswap Forum"),
+    ],
+)
+def test_phpbb_title_loses_its_page_suffix(page_title: str, expected: str) -> None:
+    html = (DATA / "phpbb_index.html").read_text()
+    html = html.replace("<h1>Faceswap Forum</h1>", "").replace("Faceswap Forum - Index page", page_title)
+    assert parse_phpbb_index(html).title == expected
+
+
 # --------------------------------------------------------------------------- Mastodon, Arctic Shift
 
 

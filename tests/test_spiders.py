@@ -335,9 +335,11 @@ async def test_telegram_preview_stores_subscribers_and_posts(
         "join posts p on p.id = m.post_id where p.external_id = 'faceswapnews/102' order by t.name"
     )
     assert [m.name for m in mentions] == ["FaceFusion", "roop"]
-    gone = h.community("privatechan")
-    assert gone.status == "not_found" and "redirects to /privatechan" in gone.status_reason
-    assert web.hits_for("/privatechan") == []  # the redirect is not followed
+    # A preview that is off is no deletion: the page /s/ redirects to is read.
+    closed = h.community("privatechan")
+    assert closed.status == "active" and "redirects to /privatechan" in closed.status_reason
+    assert (closed.title, h.metrics("privatechan")) == ("Face Swap Archive", {"members": 1474933})
+    assert len(web.hits_for("/privatechan")) == 1
     assert web.hits_for("/robots.txt")  # a web page: robots.txt was read first
 
 

@@ -152,6 +152,8 @@ class CrawlRun(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error_summary: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str] = mapped_column(String(32))
+    # Seconds the crawl waited for the run lock before started_at (None: no lock wait recorded).
+    lock_wait_seconds: Mapped[float | None] = mapped_column(Float(53))
     # Not in DESIGN.md's list: which process ran it, so a dead run can be recognised.
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TypeVar
 
-from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -40,7 +40,9 @@ SOURCES: Table = _T["run_sources"]
 LOCKS: Table = _T["run_locks"]
 
 RUN_STATUSES = ("running", "ok", "partial", "failed", "aborted")
-SOURCE_STATUSES = ("running", "ok", "partial", "failed", "skipped")
+# run_sources.status: the run's vocabulary, plus skipped (not run: no credentials, nothing
+# to do). docs/schema.md documents both.
+SOURCE_STATUSES = ("running", "ok", "partial", "failed", "aborted", "skipped")
 # A run on another host cannot be asked whether its process lives; one that has held no
 # lock for this long is taken as dead (a run waiting for the lock holds none meanwhile,
 # so this must exceed the longest lock wait).
@@ -136,6 +138,7 @@ def abort_stale_runs(
                 .values(status="aborted", finished_at=now, error_summary=reason)
             )
             if done.rowcount:
+                _end_running_sources(conn, run_id, "aborted", reason)
                 aborted += 1
                 log.warning("run=%d marked aborted: %s", run_id, reason)
     return aborted
@@ -215,6 +218,8 @@ def finish_run(engine: Engine, run_id: int, status: str, error_summary: str | No
                 func.coalesce(func.sum(s.errors), 0),
             ).where(s.run_id == run_id)
         ).one()
+        if status in ("aborted", "failed"):
+            _end_running_sources(conn, run_id, status, error_summary)
         conn.execute(
             update(RUNS)
             .where(RUNS.c.id == run_id)
@@ -233,6 +238,121 @@ def finish_run(engine: Engine, run_id: int, status: str, error_summary: str | No
     log.info(
         "run=%d finished status=%s requests=%d items=%d errors=%d", run_id, status, requests, items, errors
     )
+
+
+def _end_running_sources(conn: Connection, run_id: int, status: str, reason: str | None) -> None:
+    """A run that ends aborted or failed ends its still-running sources the same way."""
+    conn.execute(
+        update(SOURCES)
+        .where(SOURCES.c.run_id == run_id, SOURCES.c.status == "running")
+        .values(status=status, error_summary=reason)
+    )
+
+
+def lock_taken(engine: Engine, run_id: int, waited_seconds: float) -> None:
+    """The run holds its lock now: `started_at` becomes this moment, and the wait is recorded.
+
+    So the run log never shows two runs of one source overlapping: a run's time starts when
+    the lock it waited for was released to it.
+    """
+
+    def body(conn: Connection) -> None:
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id == run_id)
+            .values(started_at=utcnow(), lock_wait_seconds=round(float(waited_seconds), 3))
+        )
+
+    _in_transaction(engine, f"run={run_id} lock taken", body)
+
+
+# --------------------------------------------------------------------------- ended by others
+
+# A child's run row is written after the child starts; a row older than the spawn minus
+# this slack belongs to an earlier process that happened to have the same pid.
+PID_REUSE_SLACK = timedelta(seconds=5)
+
+
+def close_child_run(
+    engine: Engine,
+    *,
+    pid: int,
+    host: str,
+    spawned_at: datetime,
+    status: str,
+    reason: str,
+    trigger: str = "schedule",
+    version: str = "",
+    insert_if_missing: bool = False,
+) -> int | None:
+    """Close the newest `running` run of process `pid` (a scheduler's child it had to end).
+
+    A crawl killed at its timeout, or terminated at shutdown, cannot finish its own row; the
+    scheduler knows why it ended the process and closes the row (and its running sources)
+    with that reason. With `insert_if_missing`, a child that died before writing its row
+    still leaves one. Returns the run id, or None.
+    """
+    if status not in RUN_STATUSES:
+        raise ValueError(f"unknown run status {status!r}")
+    now = utcnow()
+
+    def body(conn: Connection) -> int | None:
+        run_id = conn.execute(
+            select(RUNS.c.id)
+            .where(
+                RUNS.c.status == "running",
+                RUNS.c.pid == pid,
+                or_(RUNS.c.host == host, RUNS.c.host.is_(None)),
+                RUNS.c.started_at >= spawned_at - PID_REUSE_SLACK,
+            )
+            .order_by(RUNS.c.id.desc())
+            .limit(1)
+        ).scalar()
+        if run_id is None:
+            if not insert_if_missing:
+                return None
+            new_id = conn.execute(
+                insert(RUNS).values(
+                    started_at=spawned_at,
+                    finished_at=now,
+                    trigger=trigger,
+                    status=status,
+                    error_summary=reason,
+                    version=version,
+                    pid=pid,
+                    host=host,
+                )
+            ).inserted_primary_key
+            log.warning(
+                "run=%s pid=%d recorded as %s: %s (the crawl had not started its run)",
+                new_id[0] if new_id else None,
+                pid,
+                status,
+                reason,
+            )
+            return int(new_id[0]) if new_id else None
+        _end_running_sources(conn, run_id, status, reason)
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id == run_id)
+            .values(status=status, finished_at=now, error_summary=reason)
+        )
+        log.warning("run=%s pid=%d marked %s: %s", run_id, pid, status, reason)
+        return int(run_id)
+
+    return _in_transaction(engine, f"pid={pid} close run", body)
+
+
+def release_locks_of(engine: Engine, *, pid: int, host: str) -> int:
+    """Delete the run locks still held by the (reaped, so certainly dead) process `pid`."""
+
+    def body(conn: Connection) -> int:
+        return int(conn.execute(delete(LOCKS).where(LOCKS.c.holder == holder_of(host, pid))).rowcount or 0)
+
+    n = _in_transaction(engine, f"pid={pid} release locks", body)
+    if n:
+        log.warning("released %d run lock(s) left by pid=%d", n, pid)
+    return n
 
 
 # --------------------------------------------------------------------------- lock

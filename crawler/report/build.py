@@ -15,8 +15,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crawler.errors import StoreError
 from crawler.records import utcnow
+from crawler.report import coverage as coverage_sql
 from crawler.report import queries
 from crawler.report.migrations import migrations
+from crawler.report.provenance import provenance as provenance_of
 from crawler.report.since import format_since
 
 log = logging.getLogger(__name__)
@@ -68,12 +70,20 @@ def build_report(
     platform: str | None = None,
     handles: set[tuple[str, str, str]] | None = None,
     top: int | None = None,
+    database: str | None = None,
+    config_sha256: str | None = None,
+    with_provenance: bool = True,
+    with_coverage: bool = True,
 ) -> dict[str, Any]:
     """The trend report as a dict: the JSON contract plus `tool_weeks` and `member_series`.
 
     `now` fixes the reference time (default: the current time); nothing observed after it
     is used, so a report for a past date reads as it would have then. `handles` holds
     normalised community keys (platform, kind, lower(handle)), e.g. from a watchlist tag.
+
+    `database` (the URL as configured; credentials are dropped) and `config_sha256` (see
+    `provenance.config_sha256`) go into `provenance`. `with_provenance` and `with_coverage`
+    (both on: they are part of the contract) exist for the benchmark that prices them.
     """
     now = (now or utcnow()).astimezone(UTC)
     start = now - since
@@ -86,6 +96,8 @@ def build_report(
             posts = queries.posts_7d(conn, now, ids)
             per_day = queries.posts_per_day_7d(conn, now, ids)
             communities = [_community(r, posts, per_day) for r in rows]
+            if with_coverage:
+                _observed(communities, coverage_sql.observations(conn, start, now, ids))
             communities.sort(key=_sort_key)
             if top is not None:
                 communities = communities[:top]
@@ -97,6 +109,15 @@ def build_report(
             tool_rows = queries.tools(conn, now, ids)
             week_rows = queries.tool_weeks(conn, now, weeks, ids)
             domain_rows = queries.link_domains(conn, now, ids)
+            extra: dict[str, Any] = {}
+            if with_provenance:
+                url = database or engine.url.render_as_string(hide_password=True)
+                extra["provenance"] = provenance_of(
+                    conn, start, now, database=url, config_sha256=config_sha256, iso=iso
+                )
+            if with_coverage:
+                extra["coverage"] = coverage_sql.coverage(conn, start, now)
+                extra["coverage_days"] = coverage_sql.coverage_days(conn, start, now)
             moves = migrations(conn, start, now, ids)  # where they went after each ban
     except (OperationalError, ProgrammingError) as exc:
         raise StoreError(
@@ -120,7 +141,16 @@ def build_report(
         "migrations": moves,
         "tool_weeks": _weeks(week_rows, now, weeks),
         "member_series": series,
+        **extra,
     }
+
+
+def _observed(communities: list[dict[str, Any]], seen: dict[int, tuple[datetime | None, int]]) -> None:
+    """Add `last_observed_at` and `observed_days` to each community (null and 0 if never seen)."""
+    for c in communities:
+        at, days = seen.get(c["_id"], (None, 0))
+        c["last_observed_at"] = iso(at)
+        c["observed_days"] = days
 
 
 def _community(r: Any, posts: dict[int, int], per_day: dict[int, float]) -> dict[str, Any]:

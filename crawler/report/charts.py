@@ -135,30 +135,38 @@ def growth_chart(series: Sequence[dict], t0: datetime, t1: datetime) -> str:
     )
     for i, s in enumerate(series):
         c = colour(i)
-        pts: list[str] = []
+        # A UTC day without an observation between two points breaks the line: a gap is
+        # not a trend, and drawing through it would hide what is missing.
+        segments: list[list[str]] = [[]]
+        prev_day = None
         drops: list[tuple[float, float | None]] = []  # (x of the zero, y of the point before)
         prev_y: float | None = None
         was_zero = False
         for when, v in s["points"]:
             if v is None:
                 continue
-            x = LEFT + (parse_time(when) - t0).total_seconds() * px
+            t = parse_time(when)
+            if prev_day is not None and (t.date() - prev_day).days > 1 and segments[-1]:
+                segments.append([])
+            prev_day = t.date()
+            x = LEFT + (t - t0).total_seconds() * px
             if v > 0:
                 prev_y = y(v)
-                pts.append(f"{x:.1f},{prev_y:.1f}")
+                segments[-1].append(f"{x:.1f},{prev_y:.1f}")
                 was_zero = False
             elif not was_zero:  # only the first zero of a run: the fall itself
                 drops.append((x, prev_y))
                 was_zero = True
         name = esc(s.get("label") or s["handle"])
-        if len(pts) > 1:
-            body.append(
-                f'<polyline points="{" ".join(pts)}" fill="none" stroke="{c}" stroke-width="2" '
-                f'stroke-linejoin="round"><title>{name}</title></polyline>'
-            )
-        elif pts:
-            cx, cy = pts[0].split(",")
-            body.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{c}"><title>{name}</title></circle>')
+        for pts in segments:
+            if len(pts) > 1:
+                body.append(
+                    f'<polyline points="{" ".join(pts)}" fill="none" stroke="{c}" stroke-width="2" '
+                    f'stroke-linejoin="round"><title>{name}</title></polyline>'
+                )
+            elif pts:
+                cx, cy = pts[0].split(",")
+                body.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{c}"><title>{name}</title></circle>')
         yb = H - BOTTOM
         for x, before in drops:
             if before is not None:

@@ -12,14 +12,16 @@ from typing import Any
 
 from crawler.report import charts, render_migrations
 from crawler.report.charts import esc, parse_time
+from crawler.report.render_coverage import coverage_html, provenance_footer
 from crawler.report.render_text import (
     CHANGE_COLUMNS,
-    COMMUNITY_COLUMNS,
+    COVERAGE_COLUMNS,
     DOMAIN_COLUMNS,
     MISSING,
     NUMERIC,
     TOOL_COLUMNS,
     Column,
+    community_columns,
     community_name,
     fmt_count,
     fmt_time,
@@ -57,6 +59,7 @@ td.up{color:var(--up)}td.down{color:var(--down)}td.na{color:#9ca3af}
 tr:last-child td{border-bottom:0}
 .status{display:inline-block;padding:0 8px;border-radius:10px;color:#fff;font-size:.8rem}
 footer{margin:2rem 0 1rem;color:var(--muted);font-size:.85rem}
+footer.provenance ul{margin:.3rem 0;padding-left:1.2rem;overflow-wrap:anywhere}
 """
 
 
@@ -78,13 +81,16 @@ def render_html(report: dict[str, Any]) -> str:
         _cards(report),
         "<h2>Growth</h2>",
         '<p class="note">Members over time (the last count of each UTC day), log scale: a straight '
-        "line is steady exponential growth. × marks a fall to zero.</p>",
+        "line is steady exponential growth. × marks a fall to zero; a break in a line is a UTC day "
+        "without an observation.</p>",
         _growth(report, t0, t1),
         "<h2>Communities</h2>",
         '<p class="note">Sorted by the 7-day gain in members. Δ = change in members; '
         f"{MISSING} = unknown (no observation that far back), never zero.</p>",
         _table(
-            COMMUNITY_COLUMNS, [{**c, "name": community_name(c)} for c in report["communities"]], status=True
+            community_columns(report),
+            [{**c, "name": community_name(c)} for c in report["communities"]],
+            status=True,
         ),
         "<h2>Status timeline</h2>",
         '<p class="note">Bans, suspensions, quarantines, privatisations, archives and blocks seen in '
@@ -101,6 +107,8 @@ def render_html(report: dict[str, Any]) -> str:
         else "",
         _table(DOMAIN_COLUMNS, report["link_domains"]),
         render_migrations.html(report, _table),
+        coverage_html(report, t0, t1, _table(COVERAGE_COLUMNS, report.get("coverage", []))),
+        provenance_footer(report),
         "<footer>dfwatch · every figure is defined in docs/reports.md · "
         "figures computed from the research database, nothing in this page is loaded from elsewhere.</footer>",
         "</main></body></html>",

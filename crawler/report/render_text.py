@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.report import render_migrations
+from crawler.report.provenance import provenance_lines
 
 FORMATS = ("table", "md", "csv", "json", "html")
 MISSING = "—"  # how a null (unknown) figure reads in table and Markdown output
@@ -77,6 +78,11 @@ COMMUNITY_COLUMNS: list[Column] = [
     ("doubling_days", "doubling (days)", fmt_days),
     ("posts_7d", "posts 7d", fmt_count),
 ]
+# Shown beside the community columns where width allows (Markdown, HTML; not the terminal).
+OBSERVED_COLUMNS: list[Column] = [
+    ("observed_days", "days observed", fmt_count),
+    ("last_observed_at", "last observed (UTC)", fmt_time),
+]
 CHANGE_COLUMNS: list[Column] = [
     ("observed_at", "observed (UTC)", fmt_time),
     ("platform", "platform", fmt_text),
@@ -96,6 +102,15 @@ DOMAIN_COLUMNS: list[Column] = [
     ("posts_7d", "posts 7d", fmt_count),
     ("share", "share", fmt_share),
 ]
+COVERAGE_COLUMNS: list[Column] = [
+    ("source", "source", fmt_text),
+    ("runs", "runs", fmt_count),
+    ("ok", "ok", fmt_count),
+    ("partial", "partial", fmt_count),
+    ("failed", "failed", fmt_count),
+    ("skipped", "skipped", fmt_count),
+    ("targets_failed", "targets failed", fmt_count),
+]
 NUMERIC = {
     "members",
     "delta_1d",
@@ -109,19 +124,40 @@ NUMERIC = {
     "mentions_prev_7d",
     "mentions_total",
     "share",
+    "observed_days",
+    "runs",
+    "ok",
+    "partial",
+    "failed",
+    "skipped",
+    "targets_failed",
 }
 
 
-def sections(report: dict[str, Any]) -> list[tuple[str, list[Column], list[dict[str, Any]]]]:
-    """(title, columns, rows) of each table, in reading order."""
+def community_columns(report: dict[str, Any]) -> list[Column]:
+    """The community columns, with the observation columns when the report has them."""
+    has = bool(report["communities"]) and "observed_days" in report["communities"][0]
+    return COMMUNITY_COLUMNS + OBSERVED_COLUMNS if has else COMMUNITY_COLUMNS
+
+
+def sections(
+    report: dict[str, Any], wide: bool = False
+) -> list[tuple[str, list[Column], list[dict[str, Any]]]]:
+    """(title, columns, rows) of each table, in reading order (`wide`: every column)."""
     communities = [{**c, "name": community_name(c)} for c in report["communities"]]
-    return [
-        ("Communities", COMMUNITY_COLUMNS, communities),
+    out = [
+        ("Communities", community_columns(report) if wide else COMMUNITY_COLUMNS, communities),
         (f"Status changes (last {report['since']})", CHANGE_COLUMNS, report["status_changes"]),
         ("Tool mentions", TOOL_COLUMNS, report["tools"]),
         ("Link domains (posts of the last 7 days)", DOMAIN_COLUMNS, report["link_domains"]),
         render_migrations.section(report),
     ]
+    if "coverage" in report:
+        out.append((COVERAGE_TITLE, COVERAGE_COLUMNS, report["coverage"]))
+    return out
+
+
+COVERAGE_TITLE = "Coverage (crawl runs in the window, per source)"
 
 
 def render(report: dict[str, Any], fmt: str) -> str:
@@ -165,6 +201,8 @@ def render_table(report: dict[str, Any], width: int | None = None) -> str:
         if not rows:
             table.add_row(*(["(none)"] + [""] * (len(columns) - 1)))
         console.print(table)
+    for line in provenance_lines(report):
+        console.print(line)
     return buf.getvalue()
 
 
@@ -179,7 +217,7 @@ def _md_cell(text: str) -> str:
 def render_md(report: dict[str, Any]) -> str:
     """GitHub-flavoured Markdown: one heading and one table per section."""
     lines = ["# dfwatch trend report", "", _header(report) + ".", ""]
-    for title, columns, rows in sections(report):
+    for title, columns, rows in sections(report, wide=True):
         lines += [f"## {title}", ""]
         if not rows:
             lines += ["(none)", ""]
@@ -188,6 +226,10 @@ def render_md(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join("---:" if k in NUMERIC else "---" for k, _, _ in columns) + " |")
         for row in rows:
             lines.append("| " + " | ".join(_md_cell(f(row.get(k))) for k, _, f in columns) + " |")
+        lines.append("")
+    if report.get("provenance"):
+        lines += ["## Provenance", ""]
+        lines += [f"- {_md_cell(line)}" for line in provenance_lines(report)]
         lines.append("")
     lines.append("Figures are defined in docs/reports.md; — means unknown (never zero).")
     return "\n".join(lines) + "\n"
@@ -217,15 +259,30 @@ CSV_FIELDS = [
     "mentions_total",
     "domain",
     "share",
+    "observed_days",
+    "last_observed_at",
+    "source",
+    "runs",
+    "ok",
+    "partial",
+    "failed",
+    "skipped",
+    "targets_failed",
     *render_migrations.CSV_FIELDS,
 ]
+CSV_PROVENANCE_PREFIX = "# dfwatch provenance: "  # the CSV's first line; read with skiprows=1
 
 
 def render_csv(report: dict[str, Any]) -> str:
-    """One tidy CSV: a `section` column (community, status_change, tool, link_domain,
-    migration, migration_domain) and the
-    union of the sections' fields; an unknown figure is an empty cell, never 0."""
+    """One tidy CSV: a `section` column (community, status_change, tool, link_domain, coverage,
+    migration, migration_domain) and the union of the sections' fields; an unknown figure is an
+    empty cell, never 0.
+
+    The first line is a comment holding the provenance as JSON (`# dfwatch provenance: {...}`):
+    read the table with `pandas.read_csv(path, skiprows=1)`."""
     buf = io.StringIO()
+    if report.get("provenance"):
+        buf.write(CSV_PROVENANCE_PREFIX + json.dumps(report["provenance"], ensure_ascii=False) + "\n")
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for section, key in (
@@ -233,8 +290,9 @@ def render_csv(report: dict[str, Any]) -> str:
         ("status_change", "status_changes"),
         ("tool", "tools"),
         ("link_domain", "link_domains"),
+        ("coverage", "coverage"),
     ):
-        for row in report[key]:
+        for row in report.get(key, ()):
             writer.writerow({"section": section, **{k: ("" if v is None else v) for k, v in row.items()}})
     for row in render_migrations.csv_rows(report):
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})

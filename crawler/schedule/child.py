@@ -27,8 +27,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from crawler import __version__
 from crawler.config import SOURCE_NAMES, Config
-from crawler.schedule.runs import close_child_run, release_child_locks
+from crawler.db.runlog import close_child_run, release_locks_of
 
 log = logging.getLogger("dfwatch.schedule")
 
@@ -188,6 +189,7 @@ class Supervisor:
                 status=child.end_status,
                 reason=child.end_reason,
                 trigger=trigger,
+                version=__version__,
                 insert_if_missing=True,
             )
         elif code not in (EXIT_OK, EXIT_PARTIAL):
@@ -204,8 +206,9 @@ class Supervisor:
                 status="failed",
                 reason=reason,
                 trigger=trigger,
+                version=__version__,
             )
-        release_child_locks(self.engine, pid=pid, host=self.host)
+        release_locks_of(self.engine, pid=pid, host=self.host)
 
     # -- shutdown -------------------------------------------------------------------
     def stop(self, grace_seconds: float, hurry: Callable[[], bool] = lambda: False) -> None:

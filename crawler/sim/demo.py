@@ -67,6 +67,8 @@ def demo_world(seed: int = DEMO_SEED, start: str = DEMO_START) -> World:
         n_invites=5,
         n_channels=5,
         n_hashtags=4,
+        n_groups=3,
+        n_bots=3,
     )
 
 
@@ -107,7 +109,11 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         "x": {"accounts": world.names("x", "account"), "queries": world.names("x", "query")},
         "github": {"repos": world.names("github", "repo")},
         "discord": {"invites": world.names("discord", "server")},
-        "telegram": {"channels": world.names("telegram", "channel")},
+        "telegram": {
+            "channels": world.names("telegram", "channel"),
+            "groups": world.names("telegram", "group"),
+            "bots": world.names("telegram", "bot"),
+        },
         "arctic_shift": {"subreddits": sorted(banned_2018)},
     }
     # An instance may be an http(s) URL, so the simulation stands in for one.

@@ -358,6 +358,18 @@ def _repo(
     )
 
 
+# Telegram's notices for blocked groups and bots (the ToS and the pornographic-content forms).
+TELEGRAM_BLOCKS = {
+    "group": (
+        "This group can't be displayed because it violated Telegram's Terms of Service.",
+        "This group can't be displayed because it was used to spread pornographic content.",
+    ),
+    "bot": (
+        "This bot can't be displayed because it violated Telegram's Terms of Service.",
+        "This bot can't be displayed in your country because it violates local laws.",
+    ),
+}
+
 WORDS = ("faceswap", "deepfake", "dfl", "swapfaces", "fakes", "aifaces", "facelab", "morph")
 
 
@@ -441,6 +453,9 @@ def generated(world: World, kind: str, i: int) -> Entity:
                     "This channel can't be displayed because it violated Telegram's Terms of Service.",
                 ),
             )
+        # A quarter of channels keep their preview off: t.me/s/NAME redirects to t.me/NAME.
+        # Drawn apart from `r`, so the other traits stay those of earlier worlds.
+        preview = world.rng("preview", kind, i).random() >= 0.25
         return Entity(
             "telegram",
             kind,
@@ -450,6 +465,23 @@ def generated(world: World, kind: str, i: int) -> Entity:
             post_rate=r.uniform(0.5, 8),
             events=events,
             title=f"{word} channel {i}",
+            extra={"preview": preview},
+        )
+    if kind in ("group", "bot"):
+        if x < 0.06:
+            events = (Event(event_day, "banned", TELEGRAM_BLOCKS[kind][r.randrange(2)]),)
+        # Telegram's rules: 5-32 characters; a bot's username ends in "bot". Never a
+        # channel's name (those start with sim_): one name is one community on Telegram.
+        name = f"{word}_{i}_bot" if kind == "bot" else f"{word}_chat_{i}"
+        return Entity(
+            "telegram",
+            kind,
+            name,
+            created,
+            growth,
+            post_rate=0,
+            events=events,
+            title=f"{word} {'bot' if kind == 'bot' else 'group'} {i}",
         )
     if kind == "hashtag":
         return Entity(

@@ -55,7 +55,8 @@ class Growth:
 
 @dataclass
 class Entity:
-    """One watched thing: a subreddit, an X account or query, a repo, an invite, a channel, a tag."""
+    """One watched thing: a subreddit, an X account or query, a repo, an invite, a Telegram
+    channel, group or bot, a tag."""
 
     platform: str
     kind: str
@@ -90,6 +91,8 @@ class World:
         preset: str | None = "story",
         n_hashtags: int = 3,
         clock: SimClock | None = None,
+        n_groups: int = 0,
+        n_bots: int = 0,
     ) -> None:
         from crawler.sim.story import build_entities  # the preset and the generator
 
@@ -105,6 +108,8 @@ class World:
             "server": n_invites,
             "channel": n_channels,
             "hashtag": n_hashtags,
+            "group": n_groups,  # Telegram public groups
+            "bot": n_bots,  # Telegram bots
         }
         self.entities: list[Entity] = build_entities(self, counts, preset)
         self._by_key: dict[str, Entity] = {}
@@ -120,6 +125,13 @@ class World:
             self.domain_bans.update(STORY_DOMAIN_BANS)
             self.migrations.extend(STORY_MIGRATIONS)
         self._day_cache: dict[tuple[int, int], list[Any]] = {}
+
+    def add(self, e: Entity) -> Entity:
+        """One more entity, after the generated ones (tests build the cases they need)."""
+        e.index = len(self.entities)
+        self.entities.append(e)
+        self._by_key[e.key] = e
+        return e
 
     # -- lookup ---------------------------------------------------------------------
     def get(self, platform: str, kind: str, name: str) -> Entity | None:

@@ -22,7 +22,7 @@ def parse_count(text: str | None) -> int | None:
     t = text.strip()
     if not t:
         return None
-    m = _COUNT_RE.match(t.replace(" ", ""))
+    m = _COUNT_RE.match(re.sub(r"\s", "", t))  # "1.2 K" with any space Telegram puts there
     if m:
         number = float(m.group(1).replace(",", "."))
         return round(number * _SUFFIX[m.group(2).lower()])

@@ -1,7 +1,8 @@
 """Forum statistics → metrics (pure): Discourse `/about.json` and the phpBB index page.
 
 * Discourse answers `{"about": {"title": ..., "stats": {"users_count", "posts_count",
-  "topics_count", "active_users_7_days", ...}}}` (Discourse API documentation).
+  "topics_count", "active_users_7_days", ...}}}` (Discourse API documentation); older
+  versions name the counters `user_count`, `post_count`, `topic_count`: both are read.
 * phpBB 3 (prosilver) prints, in English, "Total posts <strong>123</strong> • Total topics
   <strong>45</strong> • Total members <strong>678</strong>" and "In total there are
   <strong>12</strong> users online" (language strings TOTAL_POSTS_COUNT, TOTAL_TOPICS,
@@ -25,12 +26,15 @@ _PHPBB_PATTERNS = {
     "members": re.compile(rf"Total members\s*:?\s*{_NUM}", re.IGNORECASE),
     "online_members": re.compile(rf"In total there (?:are|is)\s*{_NUM}\s*users?\s+online", re.IGNORECASE),
 }
-_DISCOURSE_STATS = {
-    "members": "users_count",
-    "posts_total": "posts_count",
-    "topics": "topics_count",
-    "active_users": "active_users_7_days",
+_DISCOURSE_STATS = {  # metric: the stats keys, current spelling first, then older versions'
+    "members": ("users_count", "user_count"),
+    "posts_total": ("posts_count", "post_count"),
+    "topics": ("topics_count", "topic_count"),
+    "active_users": ("active_users_7_days",),
 }
+# phpBB's page title ends with the page's name, after " - " ("Board name - Index page") or
+# " • " ("Board name • Index page"); only that last part is dropped.
+_TITLE_SEPARATOR_RE = re.compile(r"\s+[-•]\s+")
 
 
 @dataclass
@@ -46,8 +50,8 @@ def parse_discourse_about(body: dict[str, Any]) -> ForumFacts:
         raise ValueError("about.json has no 'about' object")
     stats = about.get("stats") or {}
     metrics = {}
-    for metric, key in _DISCOURSE_STATS.items():
-        value = as_number(stats.get(key))
+    for metric, keys in _DISCOURSE_STATS.items():
+        value = next((v for v in (as_number(stats.get(k)) for k in keys) if v is not None), None)
         if value is not None:
             metrics[metric] = value
     return ForumFacts(title=about.get("title"), metrics=metrics)
@@ -70,7 +74,10 @@ def parse_phpbb_index(html: str) -> ForumFacts:
                 metrics[metric] = value
     if not metrics:
         raise ValueError("no phpBB statistics block on the page")
-    title = sel.css("#site-description h1::text").get() or sel.css("title::text").get()
-    if title:
-        title = title.split(" - ")[0].strip()
+    title = (sel.css("#site-description h1::text").get() or "").strip()
+    if not title:  # the page title, less its page name
+        title = (sel.css("title::text").get() or "").strip()
+        separators = list(_TITLE_SEPARATOR_RE.finditer(title))
+        if separators:
+            title = title[: separators[-1].start()].strip()
     return ForumFacts(title=title or None, metrics=metrics)

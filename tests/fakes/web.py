@@ -237,10 +237,24 @@ def telegram_channel(web: FakeWeb, channel: str, subscribers: str = "12.3K") -> 
     web.add(f"/s/{channel}", Answer(200, telegram_preview_html(channel, subscribers)))
 
 
-def telegram_no_preview(web: FakeWeb, channel: str) -> None:
-    """What t.me does for a name without a public preview: send /s/NAME to /NAME."""
+def telegram_page_html(fixture_name: str, name: str, **values: str) -> str:
+    """One of the t.me/{name} page fixtures (telegram_page_*.html) with its placeholders filled."""
+    html = (DATA / f"telegram_page_{fixture_name}.html").read_text()
+    for placeholder, value in {"NAME": name, **values}.items():
+        html = html.replace(placeholder, value)
+    return html
+
+
+def telegram_no_preview(web: FakeWeb, channel: str, subscribers: str = "1 474 933") -> None:
+    """What t.me does for a channel whose preview is off: send /s/NAME to /NAME, a plain page."""
     web.add(f"/s/{channel}", Answer(302, b"", {"Location": f"{web.url}/{channel}"}))
-    web.add(f"/{channel}", Answer(200, "<html><body>Telegram: Contact</body></html>"))
+    web.add(f"/{channel}", Answer(200, telegram_page_html("channel", channel, SUBSCRIBERS=subscribers)))
+
+
+def telegram_page(web: FakeWeb, name: str, fixture_name: str, **values: str) -> None:
+    """A group's, bot's, blocked or unknown name's t.me/NAME page; /s/NAME redirects to it."""
+    web.add(f"/s/{name}", Answer(302, b"", {"Location": f"{web.url}/{name}"}))
+    web.add(f"/{name}", Answer(200, telegram_page_html(fixture_name, name, **values)))
 
 
 def robots(web: FakeWeb, *disallow: str) -> None:
