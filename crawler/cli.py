@@ -30,6 +30,15 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+watch_app = typer.Typer(
+    help="Promote or silence discovered communities (config/watchlist.d/discovered.yaml).",
+    no_args_is_help=True,
+)
+app.add_typer(watch_app, name="watch")
+alerts_app = typer.Typer(
+    help="Alerts through apprise (DFWATCH_ALERT_URLS or [alerts] urls).", no_args_is_help=True
+)
+app.add_typer(alerts_app, name="alerts")
 
 ConfigOpt = Annotated[
     Path | None,
@@ -352,12 +361,147 @@ def demo(
     def body() -> int:
         from crawler.sim.demo import WAVE_REPORT, run_demo
 
-        report_path = run_demo(days=days, out_dir=out, hub_days=hub_days)
+        def alert(sim_now: str, message: dict[str, Any]) -> None:
+            typer.echo(f"alert (simulated {sim_now[:10]}): {message.get('title')}: {message.get('message')}")
+
+        report_path = run_demo(days=days, out_dir=out, hub_days=hub_days, on_alert=alert)
         typer.echo(f"demo report: {report_path}")
         chapter = report_path.with_name("report-2025.html")
         if hub_days and chapter.exists():
             typer.echo(f"2025 chapter (model hubs): {chapter}")
         typer.echo(f"demo report of the 2024-2026 wave: {report_path.with_name(WAVE_REPORT)}")
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def discover(
+    since: Annotated[str, typer.Option("--since", help="Count links of this window: 30d, 12h, 2w.")] = "30d",
+    min_posts: Annotated[
+        int, typer.Option("--min-posts", min=1, help="Only candidates linked this often.")
+    ] = 1,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also the promoted (watched) and ignored ones.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Communities that watched communities link to and that are not watched yet."""
+
+    def body() -> int:
+        from crawler.db.engine import make_engine
+        from crawler.discover import list_candidates
+        from crawler.discover.render import FORMATS, render_candidates
+        from crawler.records import utcnow
+        from crawler.report import parse_since
+
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format must be table, json or csv, not {fmt!r}")
+        try:
+            window = parse_since(since)
+        except ValueError as exc:
+            raise ConfigError(str(exc), entry="--since") from None
+        cfg = _config(config)
+        engine = make_engine(cfg.database_url, read_only=True)
+        try:
+            now = utcnow()
+            found = list_candidates(
+                engine, since=now - window, until=now, min_posts=min_posts, include_all=all_
+            )
+        finally:
+            engine.dispose()
+        sys.stdout.write(render_candidates(found, fmt))
+        return 0
+
+    raise typer.Exit(guarded(body))
+
+
+KeysArg = Annotated[
+    list[str], typer.Argument(help="PLATFORM:KIND:HANDLE (e.g. telegram:channel:name) or a link.")
+]
+
+
+def _watch(keys: list[str], config: Path | None, action: str) -> int:
+    from crawler.discover import DiscoveredFile, parse_key, set_status
+
+    cfg = _config(config)
+    parsed = [parse_key(k) for k in keys]
+    file = DiscoveredFile(cfg)
+    outcome = file.add(parsed) if action == "add" else file.ignore(parsed)
+    verb = "watching" if action == "add" else "ignoring"
+    for key in outcome.added:
+        typer.echo(f"{verb} {key}")
+    for key, why in outcome.skipped:
+        typer.echo(f"skipped {key}: {why}", err=True)
+    try:
+        from crawler.db.engine import make_engine, upgrade
+
+        engine = make_engine(cfg.database_url)
+        try:
+            upgrade(engine)
+            status = "watched" if action == "add" else "ignored"
+            set_status(engine, [k.norm for k in outcome.added], status, by="manual")
+        finally:
+            engine.dispose()
+    except DfwatchError as exc:  # the file is what counts; the next crawl brings the database along
+        log.warning("candidates not updated in the database: %s", exc)
+    typer.echo(f"written to {file.path}", err=True)
+    return 0 if outcome.added or not outcome.skipped else 1
+
+
+@watch_app.command("add")
+def watch_add(keys: KeysArg, config: ConfigOpt = None) -> None:
+    """Watch communities from the next crawl on (written to watchlist.d/discovered.yaml)."""
+    raise typer.Exit(guarded(lambda: _watch(keys, config, "add")))
+
+
+@watch_app.command("ignore")
+def watch_ignore(keys: KeysArg, config: ConfigOpt = None) -> None:
+    """Silence candidates: never auto-watched, never alerted, left out of `dfwatch discover`."""
+    raise typer.Exit(guarded(lambda: _watch(keys, config, "ignore")))
+
+
+@alerts_app.command("test")
+def alerts_test(config: ConfigOpt = None) -> None:
+    """Send one test notification to every configured URL (shown without its secrets)."""
+
+    def body() -> int:
+        from crawler.alerts import configured_urls, send_test
+
+        cfg = _config(config)
+        if not configured_urls(cfg):
+            raise ConfigError("no alert URLs: set DFWATCH_ALERT_URLS or [alerts] urls in settings.toml")
+        failed = 0
+        for url, error in send_test(cfg):
+            typer.echo(f"{url:<32} {'sent' if error is None else 'FAILED: ' + error}")
+            failed += error is not None
+        return 1 if failed else 0
+
+    raise typer.Exit(guarded(body))
+
+
+@alerts_app.command("list")
+def alerts_list(
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    config: ConfigOpt = None,
+) -> None:
+    """What alerts were sent, and which are still pending."""
+
+    def body() -> int:
+        from crawler.alerts import list_alerts
+        from crawler.alerts.render import FORMATS, render_alerts
+        from crawler.db.engine import make_engine
+
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format must be table or json, not {fmt!r}")
+        cfg = _config(config)
+        engine = make_engine(cfg.database_url, read_only=True)
+        try:
+            rows = list_alerts(engine)
+        finally:
+            engine.dispose()
+        sys.stdout.write(render_alerts(rows, fmt))
         return 0
 
     raise typer.Exit(guarded(body))

@@ -350,6 +350,112 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "community_links",
+        "The evidence discovery reads (docs/discovery.md): one row per post and community it links "
+        "to, read from the post's title, body and linked URL before the content policy drops any "
+        "text. Unique on `(post_id, platform, kind, lower(handle))`. The target is a key as read "
+        "from the text, watched or not; the store does not know which. Rows accumulate: a link "
+        "once seen stays (as `posts.link_domain` does).",
+        (
+            _ID,
+            C("post_id", "the linking post (`posts.id`)"),
+            C("community_id", "the watched community the post is in (`communities.id`)"),
+            C(
+                "platform",
+                "the linked community's platform",
+                "`telegram`, `discord`, `reddit`, `github`, `forgejo`, `huggingface`, `civitai`, `bluesky`, `x`",
+            ),
+            C(
+                "kind",
+                "what it is",
+                "`channel` (every t.me link), `server`, `subreddit`, `repo`, `model`, `space`, `account`",
+            ),
+            C(
+                "handle",
+                "as first written in a link (compared case-insensitively)",
+                "e.g. `deepfake_refuge`, `AbCd12` (an invite code), `owner/repo`, `12345`",
+            ),
+            C("linked_at", "when the post was made (else when it was first stored)", "time"),
+            C("first_seen_at", "the crawl that first stored the link (its start time)", "time"),
+            C("run_id", "that crawl (`crawl_runs.id`)", "", "written outside a crawl"),
+        ),
+    ),
+    Table(
+        "candidates",
+        "One row per linked community that was not watched when discovery first met it (a link "
+        "to a community already watched is a link, never a candidate). Unique on "
+        "`(platform, kind, lower(handle))`. Recomputed from `community_links` after every crawl.",
+        (
+            _ID,
+            C("platform", "the linked community's platform, as in `community_links`", "text"),
+            C("kind", "its kind, as in `community_links`", "text"),
+            C("handle", "its handle (first spelling seen)", "text"),
+            C("first_seen_at", "the earliest linking post", "time"),
+            C("last_seen_at", "the latest linking post", "time"),
+            C("posts", "distinct posts that link to it", "posts"),
+            C("communities", "distinct watched communities those posts are in", "communities"),
+            C(
+                "status",
+                "`new`, `watched` (added by hand or by auto-watch, or watched since), `ignored` "
+                "(`dfwatch watch ignore`)",
+                "text",
+            ),
+            C("status_changed_at", "when the status was last set", "time", "never set"),
+            C(
+                "promoted_by",
+                "who watched it: `manual` (`dfwatch watch add`) or `auto` (`[discovery] auto_watch`)",
+                "text",
+                "not promoted, or watched by being on the watchlist",
+            ),
+            C("updated_at", "the last refresh that changed the row", "time"),
+        ),
+    ),
+    Table(
+        "alerts",
+        "One row per alert event (docs/alerts.md), unique on `key`: an event is recorded and sent "
+        "once, and retried only towards the URLs that failed.",
+        (
+            _ID,
+            C("kind", "`growth`, `status_change`, `candidate`, `auto_watch`, `source_failing`", "text"),
+            C(
+                "community_id",
+                "the community it is about (`communities.id`)",
+                "",
+                "not about one watched community (a candidate, a source)",
+            ),
+            C(
+                "key",
+                "the event's name: `growth:<community id>:<day>`, `status:<status_changes.id>`, "
+                "`candidate:<platform>:<kind>:<handle>`, `watched:…`, `source:<source>:<first failed run>`",
+                "text",
+            ),
+            C("title", "the notification's title", "text (counts and handles, never post text or authors)"),
+            C(
+                "body",
+                "the notification's text, with the report link when `[alerts] report_path` is set",
+                "text",
+            ),
+            C("created_at", "when the event was first recorded", "time"),
+            C("sent_at", "the last delivery that reached at least one URL", "time", "never reached one"),
+            C("delivered", "every URL it was pending for took it", "boolean"),
+            C("attempts", "runs that tried to deliver it", "count"),
+            C(
+                "pending",
+                "fingerprints (first 8 hex digits of SHA-256) of the URLs still to deliver to, comma "
+                "separated; never the URLs",
+                "text",
+                "nothing pending (delivered, or given up after 10 runs)",
+            ),
+            C("error", "the last failure, URLs shown as `scheme://…#fingerprint`", "text", "no failure"),
+            C(
+                "run_id",
+                "the crawl after which it was recorded (`crawl_runs.id`)",
+                "",
+                "recorded outside a crawl",
+            ),
+        ),
+    ),
+    Table(
         "latest_metrics",
         "View: the newest observation of every metric of every community (ties broken by the newest row).",
         (

@@ -91,6 +91,19 @@ class CommunityKey:
         return f"{self.platform}:{self.kind}:{self.handle}"
 
 
+# Telegram usernames are one namespace across channels, groups and bots: a t.me link is a
+# channel until a crawl shows otherwise, and any of these kinds of one name is that name.
+SHARED_NAMESPACES: dict[str, tuple[str, ...]] = {"telegram": ("channel", "group", "bot")}
+
+
+def namespace_key(norm: tuple[str, str, str]) -> tuple[str, str, str]:
+    """A normalised key with the kind folded where kinds share names (telegram -> 'channel')."""
+    kinds = SHARED_NAMESPACES.get(norm[0])
+    if kinds and norm[1] in kinds:
+        return (norm[0], kinds[0], norm[2])
+    return norm
+
+
 @dataclass(slots=True)
 class CommunityObservation:
     """A community as seen at `observed_at` by `source` (e.g. reddit_api, github_api).
@@ -129,8 +142,8 @@ class Post:
 
     Raw from a source: `author` is the platform's name or id, `link_url` the linked URL,
     `title`/`body` the text. After `crawler.enrich` (`enriched=True`): `author` is the keyed
-    pseudonym (or None), `link_url` is None, `link_domain` set, `mentions` filled, and the
-    content policy applied. The store refuses posts that are not enriched.
+    pseudonym (or None), `link_url` is None, `link_domain` set, `mentions` and `links`
+    filled, and the content policy applied. The store refuses posts that are not enriched.
     """
 
     key: CommunityKey
@@ -148,6 +161,9 @@ class Post:
     flair: str | None = None
     state: str = "visible"
     mentions: tuple[str, ...] = ()
+    # Communities the post links to (read from title, body and link before the policy drops
+    # text; crawler.enrich.community_links): the evidence discovery builds candidates from.
+    links: tuple[CommunityKey, ...] = ()
     enriched: bool = False
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import __version__
+from crawler.after_run import after_run
 from crawler.config import Config
 from crawler.db import keyguard, runlog
 from crawler.db.engine import make_engine, upgrade
@@ -244,6 +245,7 @@ def _run(
     result.status = _run_status(result.sources)
     failed = [f"{n}: {o.status}" for n, o in result.sources.items() if o.status in ("failed", "partial")]
     runlog.finish_run(engine, run_id, result.status, error_summary="; ".join(failed) or None)
+    after_run(config, engine, run_id)  # discovery, then alerts; a hook never fails the crawl
     return result
 
 

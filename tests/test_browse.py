@@ -159,18 +159,19 @@ def test_metadata_is_the_codebook_with_queries_and_facets(seeded_file: Path) -> 
     assert db["tables"]["alembic_version"] == {"hidden": True}
     assert db["tables"]["communities"]["columns"] == codebook.datasette_tables()["communities"]["columns"]
     assert db["tables"]["communities"]["facets"] == ["platform", "kind", "status"]
-    assert set(db["queries"]) == {"community_growth", "status_timeline", "tool_weekly_mentions"}
+    assert set(db["queries"]) == {"community_growth", "status_timeline", "tool_weekly_mentions", "candidates"}
     assert "about_url" not in meta  # no report beside the database
 
 
 def test_candidates_query_appears_when_the_table_exists(seeded_file: Path) -> None:
+    db = browse.datasette_metadata(seeded_file)["databases"]["dfwatch"]  # migration 0003 made it
+    assert db["queries"]["candidates"]["sql"] == "SELECT * FROM candidates ORDER BY posts DESC"
+    assert db["tables"]["candidates"]["facets"] == ["platform", "kind", "status"]
     con = sqlite3.connect(seeded_file)
-    con.execute("CREATE TABLE candidates (id INTEGER PRIMARY KEY, platform TEXT, handle TEXT, posts INTEGER)")
+    con.execute("DROP TABLE candidates")
     con.commit()
     con.close()
-    db = browse.datasette_metadata(seeded_file)["databases"]["dfwatch"]
-    assert db["queries"]["candidates"]["sql"] == "SELECT * FROM candidates ORDER BY posts DESC"
-    assert db["tables"]["candidates"]["facets"] == ["platform"]
+    assert "candidates" not in browse.datasette_metadata(seeded_file)["databases"]["dfwatch"]["queries"]
 
 
 def test_a_server_database_is_refused_with_the_snapshot_recipe() -> None:

@@ -211,10 +211,29 @@ def _watchlist_context(settings: CoreSettings) -> dict[str, Any]:
     return {"allow_private_hosts": settings.crawler.allow_private_hosts}
 
 
+# In watchlist.d files: candidates silenced with `dfwatch watch ignore` (crawler.discover reads them).
+IGNORED_KEY = "ignored"
+
+
+def _drop_ignored(path: Path, raw: dict[Any, Any]) -> None:
+    """Take the `ignored` list out of a watchlist.d file (it watches nothing), checking its shape."""
+    if path.parent.name != WATCHLIST_DIR or IGNORED_KEY not in raw:
+        return
+    ignored = raw.pop(IGNORED_KEY) or []
+    if not isinstance(ignored, list):
+        raise ConfigError("expected a list of PLATFORM:KIND:HANDLE", file=str(path), entry=IGNORED_KEY)
+    for i, item in enumerate(ignored):
+        if not isinstance(item, str) or item.count(":") < 2:
+            raise ConfigError(
+                f"{brief(item)} is not PLATFORM:KIND:HANDLE", file=str(path), entry=f"{IGNORED_KEY}[{i}]"
+            )
+
+
 def _load_watchlist_file(path: Path, settings: CoreSettings) -> BaseModel:
     raw = _read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping of platforms", file=str(path))
+    _drop_ignored(path, raw)
     for platform in raw:
         if platform not in Watchlist.model_fields:
             known = ", ".join(Watchlist.model_fields)
@@ -227,6 +246,11 @@ def _load_watchlist_file(path: Path, settings: CoreSettings) -> BaseModel:
     except ValidationError as exc:
         _raise_validation(path, exc)
         raise  # unreachable
+
+
+def check_watchlist_file(path: Path, settings: CoreSettings) -> BaseModel:
+    """One watchlist file validated as `load_config` reads it (raises ConfigError)."""
+    return _load_watchlist_file(path, settings)
 
 
 def _identity(entry: Any) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, create_model, field_validator
+from pydantic import BaseModel, Field, SecretStr, create_model, field_validator
 
 from crawler.cron import validate_cron
 from crawler.entries import Policy, Strict, brief, is_http_url
@@ -153,6 +153,49 @@ class QuerySettings(_Strict):
     )
 
 
+class DiscoverySettings(_Strict):
+    auto_watch: bool = Field(
+        False,
+        description="after each run, watch linked communities past both thresholds (never accounts of persons)",
+    )
+    min_posts: int = Field(5, ge=1, le=100_000, description="auto-watch: posts that link to the candidate")
+    min_communities: int = Field(
+        2, ge=1, le=10_000, description="auto-watch: distinct watched communities those posts are in"
+    )
+
+
+class AlertSettings(_Strict):
+    # SecretStr: apprise URLs hold tokens; they never appear in a repr, a log or an error.
+    urls: tuple[SecretStr, ...] = Field(
+        (), description="apprise URLs (DFWATCH_ALERT_URLS, space separated, takes precedence)"
+    )
+    growth_pct_1d: float = Field(
+        50.0,
+        gt=0,
+        le=100_000,
+        description="members grew by more than this % against an observation >= 20 h older",
+    )
+    min_members: int = Field(100, ge=0, description="growth alerts only for communities at least this large")
+    status_changes: bool = Field(True, description="alert on a change between two known statuses")
+    new_candidate_posts: int = Field(
+        10, ge=1, le=100_000, description="alert when a candidate reaches this many linking posts"
+    )
+    source_failing_runs: int = Field(
+        3, ge=1, le=1000, description="alert when a source failed this many runs in a row"
+    )
+    report_path: str | None = Field(
+        None, description="where the report lives (a path or URL), linked from alerts"
+    )
+
+    @field_validator("urls")
+    @classmethod
+    def _apprise_urls(cls, v: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for i, url in enumerate(v):
+            if "://" not in url.get_secret_value():
+                raise ValueError(f"urls[{i}] is not an apprise URL (SCHEME://...); the value is not shown")
+        return v
+
+
 class CoreSettings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     crawler: CrawlerSettings = CrawlerSettings()
@@ -162,6 +205,8 @@ class CoreSettings(_Strict):
     endpoints: dict[str, str] = Field(default_factory=dict)
     spiders: SpiderSettings = SpiderSettings()
     query: QuerySettings = QuerySettings()
+    discovery: DiscoverySettings = DiscoverySettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("endpoints")
     @classmethod

@@ -210,3 +210,77 @@ class PseudonymKeyFingerprint(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     first_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CommunityLink(Base):
+    """A post linking to a community: the evidence discovery reads (which post, from where, to what, when).
+
+    The target is a community key as read from the text (crawler.enrich.community_links),
+    watched or not; one row per (post, target), the target compared case-insensitively.
+    """
+
+    __tablename__ = "community_links"
+    __table_args__ = (
+        Index(
+            "uq_community_links_post_target",
+            "post_id",
+            "platform",
+            "kind",
+            func.lower("handle"),
+            unique=True,
+        ),
+        Index("ix_community_links_target", "platform", "kind", func.lower("handle")),
+        Index("ix_community_links_linked_at", "linked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    handle: Mapped[str] = mapped_column(String(512))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+
+
+class Candidate(Base):
+    """A community that watched communities link to and that was not watched when first linked."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (
+        Index("uq_candidates_platform_kind_handle", "platform", "kind", func.lower("handle"), unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    handle: Mapped[str] = mapped_column(String(512))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    posts: Mapped[int] = mapped_column(Integer, default=0)
+    communities: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promoted_by: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """One alert event, sent once: unique on its key; retried until every URL took it."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id", ondelete="SET NULL"))
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))

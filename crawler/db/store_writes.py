@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, case, func, literal_column, null, selec
 from sqlalchemy.engine import Connection
 
 from crawler.db import models
+from crawler.db.store_links import write_links
 from crawler.errors import StoreError
 from crawler.records import POST_STATES, STATUSES, CommunityObservation, MetricPoint, Post, PostStateUpdate
 
@@ -326,6 +327,7 @@ def write_posts(
                 continue
             mention_rows.append([post_ids[pk], tool_id])
     executemany(conn, _statements(conn).mention_insert, mention_rows, ("post_id", "tool_id"))
+    write_links(conn, posts, post_ids, ids, run_id, now)  # discovery's evidence (store_links.py)
     return len(rows), len(mention_rows)
 
 

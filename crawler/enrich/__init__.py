@@ -1,7 +1,8 @@
 """Enrichment: turn what a source saw into what may be stored. Pure: records in, records out.
 
 For each `Post`: find tool mentions (from title, body, flair and the linked URL, before any
-text is dropped), reduce the linked URL to its domain, replace the author by a keyed
+text is dropped) and the communities it links to (t.me/..., discord.gg/..., r/...: the
+evidence of "Following the migration"), reduce the linked URL to its domain, replace the author by a keyed
 pseudonym, and apply the community's content policy (NSFW communities default to
 `counts`). Other records pass through unchanged; community observations are remembered for
 their `nsfw` flag, so posts of a community the platform marks NSFW get the NSFW policy even
@@ -16,13 +17,22 @@ import logging
 from dataclasses import replace
 
 from crawler.config import Config
+from crawler.enrich.community_links import community_links
 from crawler.enrich.links import link_domain
 from crawler.enrich.mentions import MentionMatcher
 from crawler.enrich.policy import apply_policy
-from crawler.enrich.pseudonym import PseudonymKey, load_key, open_key, pseudonymise
-from crawler.records import CommunityObservation, Post, Record
+from crawler.enrich.pseudonym import PseudonymKey, open_key, pseudonymise
+from crawler.records import CommunityKey, CommunityObservation, Post, Record
 
-__all__ = ["Enricher", "MentionMatcher", "apply_policy", "link_domain", "load_key", "pseudonymise"]
+__all__ = [
+    "Enricher",
+    "MentionMatcher",
+    "apply_policy",
+    "community_links",
+    "link_domain",
+    "load_key",
+    "pseudonymise",
+]
 
 log = logging.getLogger("dfwatch.enrich")
 
@@ -31,11 +41,13 @@ class Enricher:
     """Callable that enriches one record at a time; keeps only the NSFW flags it has seen.
 
     The pseudonym key is loaded (or the key file created) here, so a bad key file stops the
-    crawl before any request is sent.
+    crawl before any request is sent. `read_links=False` skips community links (bench/enrich.py
+    measures their cost against it).
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, read_links: bool = True) -> None:
         self.config = config
+        self.read_links = read_links
         self.key: PseudonymKey = open_key(config.env, config.pseudonym_key_file)
         self._key = self.key.key
         self.mentions = MentionMatcher(config.tools)
@@ -68,6 +80,9 @@ class Enricher:
         if post.enriched:
             return post
         mentions = self.mentions.find(post.title, post.body, post.flair, post.link_url)
+        links = post.links
+        if self.read_links:
+            links = _other_communities(post, community_links(post.title, post.body, post.link_url))
         domain = link_domain(post.link_url) if post.link_url else link_domain(post.link_domain)
         policy = self.policy(post)
         enriched = replace(
@@ -75,6 +90,18 @@ class Enricher:
             author=pseudonymise(self._key, post.key.platform, post.author),
             link_domain=domain,
             mentions=tuple(sorted(set(post.mentions) | set(mentions))),
+            links=links,
             enriched=True,
         )
         return apply_policy(enriched, policy)
+
+
+def _other_communities(post: Post, found: tuple[CommunityKey, ...]) -> tuple[CommunityKey, ...]:
+    """The post's links, once each; a community linking to itself is no evidence of anything."""
+    seen = {post.key.norm}
+    out: list[CommunityKey] = []
+    for key in (*post.links, *found):
+        if key.norm not in seen:
+            seen.add(key.norm)
+            out.append(key)
+    return tuple(out)

@@ -48,6 +48,26 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class Follow:
+    """How a discovered community of one kind becomes an entry of this source's section.
+
+    Discovery (crawler.discover) reads links to communities as (platform, kind, handle)
+    keys; `dfwatch watch add` and auto-watch write them to `watchlist.d/discovered.yaml`
+    through this: `kind` is the candidate's kind, `key` the list of the section that holds
+    it ("subreddits"; "" where the section itself is the list), and `entry` turns a handle
+    into the entry written there (default: a mapping with the handle as `name`; discovery
+    adds `tags` and, for auto-watched ones, `content`).
+    """
+
+    kind: str
+    key: str
+    entry: Callable[[str], Any] | None = None
+
+    def entry_for(self, handle: str) -> Any:
+        return self.entry(handle) if self.entry is not None else {"name": handle}
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """One source, declared once (see the module docstring)."""
 
@@ -72,6 +92,8 @@ class SourceSpec:
     headline: tuple[tuple[str, str], ...] = ()
     shares: str | None = None  # another source whose communities this one's targets are
     notes: str = ""  # one line for the docs table
+    # Which kinds discovery may add to this section, and how (see Follow).
+    follows: tuple[Follow, ...] = ()
 
     @property
     def section_name(self) -> str:
@@ -126,6 +148,18 @@ def headline_metrics() -> dict[tuple[str, str], str]:
         for kind, metric in s.headline:
             out.setdefault((s.platform, kind), metric)
     return out
+
+
+def follow_for(platform: str, kind: str) -> tuple[SourceSpec, Follow] | None:
+    """The source (first in listing order) whose watchlist section takes discovered
+    communities of (platform, kind), and how; None where no source declares it."""
+    for s in declared():
+        if s.platform != platform:
+            continue
+        for f in s.follows:
+            if f.kind == kind:
+                return s, f
+    return None
 
 
 def endpoints() -> dict[str, Endpoint]:

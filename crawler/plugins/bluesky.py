@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from crawler.entries import Entry, EntryError, Section, Strict, TargetMaker, WatchTarget, named
-from crawler.plugins import Credential, Endpoint, SourceSpec
+from crawler.plugins import Credential, Endpoint, Follow, SourceSpec
 
 # A handle is a domain name (atproto "Handle" syntax: at least two labels, the last not
 # starting with a digit); a DID is did:plc:<24 base32 characters> or did:web:<host>.
@@ -97,4 +97,5 @@ SOURCE: Any = SourceSpec(
         Endpoint("bluesky_auth", "https://bsky.social", "where searches log in (the PDS entryway)"),
     ),
     metrics=("members", "posts_total"),
+    follows=(Follow("account", "accounts"),),  # hand-added only: accounts are never auto-watched
 )

@@ -25,7 +25,7 @@ from crawler.entries import (
     refuse_private_host,
     url_host,
 )
-from crawler.plugins import Credential, Endpoint, SourceSpec
+from crawler.plugins import Credential, Endpoint, Follow, SourceSpec
 
 
 class _OnEndpoint(Entry):
@@ -132,4 +132,5 @@ SOURCE: Any = SourceSpec(
     metrics=("downloads_total", "likes", "comments", "models"),
     headline=(("model", "downloads_total"), ("query", "models")),
     notes="endpoint per entry",
+    follows=(Follow("model", "models"),),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler.entries import Entry, Section, TargetMaker, WatchTarget, named
-from crawler.plugins import Endpoint, SourceSpec
+from crawler.plugins import Endpoint, Follow, SourceSpec
 
 
 class Invite(Entry):
@@ -37,4 +37,5 @@ SOURCE: Any = SourceSpec(
     watch_doc=("discord.invites",),
     endpoints=(Endpoint("discord", "https://discord.com", "Discord's invite API"),),
     metrics=("members", "online_members"),
+    follows=(Follow("server", "invites"),),
 )

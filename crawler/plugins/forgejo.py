@@ -25,7 +25,7 @@ from crawler.entries import (
     instance_host,
     refuse_private_host,
 )
-from crawler.plugins import Credential, Endpoint, SourceSpec
+from crawler.plugins import Credential, Endpoint, Follow, SourceSpec
 
 DEFAULT_HOST = "codeberg.org"  # the host of the declared default endpoint
 # Gitea/Forgejo user names: letters, digits, '-', '_', '.' (at most 40); repository names
@@ -135,4 +135,5 @@ SOURCE: Any = SourceSpec(
     metrics=("stars", "forks", "watchers", "open_issues", "release_downloads"),
     headline=(("repo", "stars"),),
     notes="other instances per entry",
+    follows=(Follow("repo", "repos"),),
 )

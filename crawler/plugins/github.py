@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from crawler.entries import Entry, Section, Strict, TargetMaker, WatchTarget, brief, named
-from crawler.plugins import Credential, Endpoint, SourceSpec
+from crawler.plugins import Credential, Endpoint, Follow, SourceSpec
 
 REPO_RULE = named(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}", "a GitHub repository is written owner/repo"
@@ -55,4 +55,5 @@ SOURCE: Any = SourceSpec(
     endpoints=(Endpoint("github", "https://api.github.com", "GitHub's REST API"),),
     metrics=("stars", "forks", "watchers", "open_issues", "release_downloads"),
     headline=(("repo", "stars"),),
+    follows=(Follow("repo", "repos"),),
 )

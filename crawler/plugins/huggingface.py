@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from crawler.entries import Entry, EntryError, Section, Strict, TargetMaker, WatchTarget, brief, named
-from crawler.plugins import Credential, Endpoint, SourceSpec
+from crawler.plugins import Credential, Endpoint, Follow, SourceSpec
 
 # huggingface_hub's own rule (utils/_validators.py, validate_repo_id): letters, digits, "-",
 # "_" and "."; at most 96 characters a part; no "--" or ".."; not ending in ".git".
@@ -102,4 +102,5 @@ SOURCE: Any = SourceSpec(
         ("author", "downloads_total"),
         ("query", "models"),
     ),
+    follows=(Follow("model", "models"), Follow("space", "spaces")),
 )

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from crawler.entries import Entry, Section, Strict, TargetMaker, WatchTarget, named
-from crawler.plugins import Credential, Endpoint, SourceSpec
+from crawler.plugins import Credential, Endpoint, Follow, SourceSpec
 
 SUBREDDIT_RULE = named(r"[A-Za-z0-9_]{2,21}", "a subreddit name is 2-21 letters, digits or _")
 
@@ -60,4 +60,5 @@ SOURCE: Any = SourceSpec(
         Endpoint("reddit_auth", "https://www.reddit.com", "Reddit's token endpoint", follows="reddit"),
     ),
     metrics=("members", "weekly_visitors", "weekly_contributions"),
+    follows=(Follow("subreddit", "subreddits"),),
 )

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from crawler.entries import Entry, Section, TargetMaker, WatchTarget, named
-from crawler.plugins import Endpoint, SourceSpec
+from crawler.plugins import Endpoint, Follow, SourceSpec
 
 # Telegram sells 4-character names now; the rule accepts them though it says 5-32.
 CHANNEL_RULE = named(
@@ -64,4 +64,5 @@ SOURCE: Any = SourceSpec(
     endpoints=(Endpoint("telegram", "https://t.me", "Telegram's public web pages"),),
     metrics=("members", "online_members", "monthly_users"),
     headline=(("bot", "monthly_users"),),
+    follows=(Follow("channel", "channels"), Follow("group", "groups"), Follow("bot", "bots")),
 )

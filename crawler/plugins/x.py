@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from crawler.entries import Entry, EntryError, Section, Strict, TargetMaker, WatchTarget, named
-from crawler.plugins import Credential, Endpoint, SourceSpec
+from crawler.plugins import Credential, Endpoint, Follow, SourceSpec
 
 
 class Account(Entry):
@@ -57,4 +57,5 @@ SOURCE: Any = SourceSpec(
     credentials=(Credential("X_BEARER_TOKEN", True, "the X source"),),
     endpoints=(Endpoint("x", "https://api.twitter.com", "X's API v2"),),
     metrics=("members", "following", "posts_total", "listed", "posts_per_day"),
+    follows=(Follow("account", "accounts"),),
 )

@@ -18,6 +18,7 @@ from crawler.plugins import headline_metrics
 from crawler.records import utcnow
 from crawler.report import coverage as coverage_sql
 from crawler.report import queries
+from crawler.report.migrations import migrations
 from crawler.report.provenance import provenance as provenance_of
 from crawler.report.since import format_since
 
@@ -128,6 +129,7 @@ def build_report(
             if with_coverage:
                 extra["coverage"] = coverage_sql.coverage(conn, start, now)
                 extra["coverage_days"] = coverage_sql.coverage_days(conn, start, now)
+            moves = migrations(conn, start, now, ids)  # where they went after each ban
     except (OperationalError, ProgrammingError) as exc:
         raise StoreError(
             f"cannot read the report tables ({exc.orig}): run `dfwatch db upgrade` or a crawl first"
@@ -147,6 +149,7 @@ def build_report(
         "status_changes": [_change(r) for r in changes],
         "tools": _tools(tool_rows),
         "link_domains": _domains(domain_rows),
+        "migrations": moves,
         "tool_weeks": _weeks(week_rows, now, weeks),
         "member_series": series,
         **extra,

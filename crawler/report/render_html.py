@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.report import charts
+from crawler.report import charts, render_migrations
 from crawler.report.charts import esc, parse_time
 from crawler.report.render_coverage import coverage_html, provenance_footer
 from crawler.report.render_text import (
@@ -109,6 +109,7 @@ def render_html(report: dict[str, Any]) -> str:
         if report["link_domains"]
         else "",
         _table(DOMAIN_COLUMNS, report["link_domains"]),
+        render_migrations.html(report, _table),
         coverage_html(report, t0, t1, _table(COVERAGE_COLUMNS, report.get("coverage", []))),
         provenance_footer(report),
         "<footer>dfwatch · every figure is defined in docs/reports.md · "

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from crawler.report import render_migrations
 from crawler.report.provenance import provenance_lines
 from crawler.textsafe import CsvWriter, md_text, terminal
 
@@ -152,6 +153,7 @@ def sections(
         (f"Status changes (last {report['since']})", CHANGE_COLUMNS, report["status_changes"]),
         ("Tool mentions", TOOL_COLUMNS, report["tools"]),
         ("Link domains (posts of the last 7 days)", DOMAIN_COLUMNS, report["link_domains"]),
+        render_migrations.section(report),
     ]
     if "coverage" in report:
         out.append((COVERAGE_TITLE, COVERAGE_COLUMNS, report["coverage"]))
@@ -272,14 +274,16 @@ CSV_FIELDS = [
     "failed",
     "skipped",
     "targets_failed",
+    *render_migrations.CSV_FIELDS,
 ]
 CSV_PROVENANCE_PREFIX = "# dfwatch provenance: "  # the CSV's first line; read with skiprows=1
 
 
 def render_csv(report: dict[str, Any], *, guard: bool = True) -> str:
-    """One tidy CSV: a `section` column (community, status_change, tool, link_domain, coverage)
-    and the union of the sections' fields; an unknown figure is an empty cell, never 0. Text
-    that a spreadsheet would run as a formula starts with `'` unless `guard` is off (textsafe).
+    """One tidy CSV: a `section` column (community, status_change, tool, link_domain, coverage,
+    migration, migration_domain) and the union of the sections' fields; an unknown figure is an
+    empty cell, never 0. Text that a spreadsheet would run as a formula starts with `'` unless
+    `guard` is off (textsafe).
 
     The first line is a comment holding the provenance as JSON (`# dfwatch provenance: {...}`):
     read the table with `pandas.read_csv(path, skiprows=1)`."""
@@ -298,4 +302,6 @@ def render_csv(report: dict[str, Any], *, guard: bool = True) -> str:
         for row in report.get(key, ()):
             cells = {"section": section, **row}
             writer.writerow("" if cells.get(f) is None else cells[f] for f in CSV_FIELDS)
+    for row in render_migrations.csv_rows(report):
+        writer.writerow("" if row.get(f) is None else row[f] for f in CSV_FIELDS)
     return buf.getvalue()

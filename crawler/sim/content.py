@@ -225,6 +225,10 @@ def generate_day(world: World, e: Entity, day: int) -> list[Item]:
         else:
             id_num = ((int(created) - REDDIT_ID_EPOCH) << 20) | (e.index & 0xFFFFF)
         title = title_for(r, tools)
+        if world.migrations:  # after a ban, some posts say where people went (story.py)
+            from crawler.sim.story import migration_note
+
+            title += migration_note(world, e, created, seq)
         items.append(
             Item(
                 entity=e.index,

@@ -22,6 +22,7 @@ through its command line, as a user would.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -31,6 +32,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -38,12 +40,15 @@ from crawler.errors import DfwatchError
 from crawler.plugins import declared
 from crawler.sim.chapter_2024 import TAG
 from crawler.sim.content import TOOL_NAMES
+from crawler.sim.receiver import AlertReceiver
 from crawler.sim.server import Simulation
 from crawler.sim.world import Entity, World
 
 log = logging.getLogger("crawler.sim.demo")
 
-DEMO_START = "2018-01-10"  # four weeks before the story's bans on 7 February 2018
+# Three weeks before the story's bans on 7 February 2018, so 30 days show the week after
+# them too: the migration, auto-watch following it, and the alerts.
+DEMO_START = "2018-01-17"
 DEMO_SEED = 2018
 CRAWL_TIMEOUT = 600  # seconds for one simulated day's crawl; a hung crawl stops the demo
 DEMO_PSEUDONYM_KEY = "dfwatch-demo-key-not-secret"  # demo data only: pseudonyms need some key
@@ -88,9 +93,16 @@ def demo_world(seed: int = DEMO_SEED, start: str = DEMO_START) -> World:
     )
 
 
+DEMO_DISCOVERY = (
+    "# Follow the migration: watch the communities the watched ones link to (docs/discovery.md).\n"
+    "[discovery]\nauto_watch = true\nmin_posts = 5\nmin_communities = 2\n\n"
+)
+
+
 def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> None:
     """settings.toml, watchlist.yaml and tools.yaml describing the simulated world."""
     config_dir.mkdir(parents=True, exist_ok=True)
+    report = config_dir.parent / "report.html"
     (config_dir / "settings.toml").write_text(
         "# Written by `dfwatch demo`: every endpoint is the local simulation.\n"
         f'[database]\nurl = "{db_url}"\n\n'
@@ -99,11 +111,16 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         "allow_private_hosts = true\n\n"
         "[rate_limits]\nmax_retries = 2\nmax_wait_seconds = 30\nbackoff_seconds = 0.2\ntimeout_seconds = 10\n\n"
         "# The simulation is local and keeps its own rate limits: no need to pace the spiders.\n"
-        "[spiders]\ndownload_delay = 0\nautothrottle = false\nconcurrent_per_domain = 4\n"
+        "[spiders]\ndownload_delay = 0\nautothrottle = false\nconcurrent_per_domain = 4\n\n"
+        + DEMO_DISCOVERY
+        + "# Alerts go to the demo's local json:// receiver (DFWATCH_ALERT_URLS).\n"
+        + f"[alerts]\ngrowth_pct_1d = 35\nreport_path = {json.dumps(str(report))}\n"
     )
     banned_2018 = {"deepfakes", "FakeApp", "GIFFakes", "fakeapprequests"}
     subreddits: list[object] = []
     for e in world.of_kind("reddit", "subreddit"):
+        if e.extra.get("unlisted"):
+            continue  # left for discovery to find
         entry: dict[str, object] = {"name": e.name}
         if e.name in banned_2018:
             entry.update(content="counts", tags=["banned-2018"])
@@ -159,8 +176,8 @@ def write_wave_watchlist(config_dir: Path, world: World, now: datetime) -> None:
     )
 
 
-def crawl_env(sim: Simulation, config_dir: Path, db_url: str) -> dict[str, str]:
-    """The environment of one crawl: endpoints, demo credentials, and the simulated now."""
+def crawl_env(sim: Simulation, config_dir: Path, db_url: str, alert_url: str | None = None) -> dict[str, str]:
+    """The environment of one crawl: endpoints, demo credentials, the simulated now, alerts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFWATCH_") and k not in _CREDENTIAL_VARS}
     env.update(sim.endpoint_env())
     env.update(
@@ -171,6 +188,8 @@ def crawl_env(sim: Simulation, config_dir: Path, db_url: str) -> dict[str, str]:
         **DEMO_CREDENTIALS,
         **WAVE_CREDENTIALS,
     )
+    if alert_url:
+        env["DFWATCH_ALERT_URLS"] = alert_url
     return env
 
 
@@ -182,6 +201,7 @@ def run_demo(
     on_day: Callable[[int, int, str], None] | None = None,
     wave: bool = True,
     hub_days: int = 42,
+    on_alert: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> Path:
     """Crawl `days` simulated days into out_dir/dfwatch.db and write out_dir/report.html.
 
@@ -190,7 +210,8 @@ def run_demo(
     October 2024 and January 2026 windows: `hub_days` days of the model hubs from May 2025,
     reported in out_dir/report-2025.html.
 
-    `on_day(day, exit_code, sim_now)` is told after each crawl (for progress display).
+    `on_day(day, exit_code, sim_now)` is told after each crawl (for progress display);
+    `on_alert(sim_now, message)` gets each alert the local json:// receiver took.
     Raises DfwatchError when a crawl fails outright (exit 1 or 2) or hangs.
     """
     out_dir = out_dir.resolve()
@@ -201,7 +222,7 @@ def run_demo(
     db_url = f"sqlite:///{db_path}"
     config_dir = out_dir / "config"
     report_path = out_dir / "report.html"
-    with Simulation(demo_world(seed)) as sim:
+    with Simulation(demo_world(seed)) as sim, AlertReceiver() as alerts:
         write_config(config_dir, sim.world, sim.url, db_url)
         log.info("demo start sim=%s days=%d from=%s out=%s", sim.url, days, sim.clock.iso(), out_dir)
         for day in range(days):
@@ -210,9 +231,13 @@ def run_demo(
             sources = DAILY_SOURCES + (("arctic_shift",) if day % 7 == 0 else ())
             code = _run(
                 [*CLI, "crawl", "--only", ",".join(sources), "--config", str(config_dir)],
-                crawl_env(sim, config_dir, db_url),
+                crawl_env(sim, config_dir, db_url, alerts.url),
                 f"crawl of simulated {sim.clock.iso()}",
             )
+            for message in alerts.take():
+                log.info("demo alert sim_now=%s title=%s", sim.clock.iso(), message.get("title"))
+                if on_alert is not None:
+                    on_alert(sim.clock.iso(), message)
             log.info(
                 "demo day=%d sim_now=%s exit=%d seconds=%.1f requests=%d",
                 day + 1,

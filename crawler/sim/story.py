@@ -297,6 +297,55 @@ def story() -> list[Entity]:
     ]
 
 
+# Where the users went after Reddit's bans: a new Discord server, two Telegram channels and a
+# new subreddit, created within hours of the bans. They are `unlisted`: not on the demo's
+# watchlist, found by discovery through the links the surviving communities post.
+MIGRATION_UNTIL = REDDIT_BAN + timedelta(days=12)
+MIGRATION_LINKS: tuple[tuple[str, float], ...] = (
+    ("https://discord.gg/dfrefuge", 1.0),
+    ("t.me/deepfake_refuge", 0.8),
+    ("https://t.me/fakeapp_chat", 0.6),
+    ("r/DeepFakesRefuge", 1.0),
+)
+STORY_MIGRATIONS = [(REDDIT_BAN, MIGRATION_UNTIL, MIGRATION_LINKS)]
+MIGRATION_SHARE = 0.3  # of the surviving communities' posts on the ban day; halves every 3 days
+
+
+def migration_targets() -> list[Entity]:
+    """The communities the story's migration links point to (unlisted: discovery finds them)."""
+    hours = REDDIT_BAN + timedelta(hours=2)
+    unlisted = {"unlisted": True}
+    return [
+        Entity("discord", "server", "dfrefuge", hours, Growth(20, 6_000, rate=0.4, midpoint=6),
+               title="deepfakes refuge", extra={**unlisted, "guild_id": "409876543210987654"}),
+        Entity("telegram", "channel", "deepfake_refuge", hours, Growth(10, 4_000, rate=0.4, midpoint=6),
+               post_rate=8, title="Deepfake refuge", extra=dict(unlisted)),
+        Entity("telegram", "channel", "fakeapp_chat", hours, Growth(10, 2_500, rate=0.35, midpoint=7),
+               post_rate=5, title="FakeApp chat", extra={**unlisted, "tool": "FakeApp"}),
+        Entity("reddit", "subreddit", "DeepFakesRefuge", hours, Growth(10, 9_000, rate=0.4, midpoint=7),
+               post_rate=25, title="Deep fakes refuge", extra=dict(unlisted)),
+    ]  # fmt: skip
+
+
+def migration_note(world: World, e: Entity, created: float, seq: int) -> str:
+    """What a post of a surviving community adds after the bans: where people went, or nothing."""
+    when = datetime.fromtimestamp(created, UTC)
+    for start, until, links in world.migrations:
+        if not (start <= when < until) or e.extra.get("unlisted") or world.status(e, when) != "active":
+            continue
+        r = world.rng("migration", e.key, seq, round(created))
+        share = MIGRATION_SHARE * 0.5 ** ((when - start).total_seconds() / 86400 / 3)
+        if r.random() >= share:
+            return ""
+        x = r.random() * sum(w for _, w in links)
+        for link, w in links:
+            x -= w
+            if x <= 0:
+                return f" — we moved: {link}"
+        return f" — we moved: {links[-1][0]}"
+    return ""
+
+
 def _repo(
     full: str, created: str, stars: float, rate: float, midpoint: float, events: tuple[Event, ...] = ()
 ) -> Entity:
@@ -493,4 +542,6 @@ def build_entities(world: World, counts: dict[str, int], preset: str | None) -> 
         platform = platform or GENERATED_ON.get(kind, "")
         have = sum(1 for e in entities if e.kind == bare and (not platform or e.platform == platform))
         entities.extend(generated(world, kind, i) for i in range(have, n))
+    if preset == "story":  # last, so every other entity keeps its index (part of its ids)
+        entities.extend(migration_targets())
     return entities

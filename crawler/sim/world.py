@@ -128,10 +128,13 @@ class World:
             e.index = i
             self._by_key[e.key] = e
         self.domain_bans: dict[str, datetime] = {}  # link domain -> when it stopped hosting
+        # Where users went after a ban: (from, until, [(link as written, weight)]) (story.py).
+        self.migrations: list[tuple[datetime, datetime, tuple[tuple[str, float], ...]]] = []
         if preset == "story":
-            from crawler.sim.story import STORY_DOMAIN_BANS
+            from crawler.sim.story import STORY_DOMAIN_BANS, STORY_MIGRATIONS
 
             self.domain_bans.update(STORY_DOMAIN_BANS)
+            self.migrations.extend(STORY_MIGRATIONS)
         self._day_cache: dict[tuple[int, int], list[Any]] = {}
 
     def add(self, e: Entity) -> Entity:
@@ -149,8 +152,9 @@ class World:
         return [e for e in self.entities if e.platform == platform and e.kind == kind]
 
     def names(self, platform: str, kind: str) -> list[str]:
-        """Names to put on a watchlist (the demo and the benches build theirs from these)."""
-        return [e.name for e in self.of_kind(platform, kind)]
+        """Names to put on a watchlist (the demo and the benches build theirs from these);
+        `unlisted` entities are left for discovery to find."""
+        return [e.name for e in self.of_kind(platform, kind) if not e.extra.get("unlisted")]
 
     def rng(self, *parts: object) -> random.Random:
         """An RNG seeded by the world seed and `parts`: the root of every random draw."""
