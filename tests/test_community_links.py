@@ -25,7 +25,7 @@ def keys(text: str) -> list[str]:
         ("we moved: t.me/DeepFakes_Hub", "telegram:channel:DeepFakes_Hub"),
         ("https://telegram.me/deepfakes_hub/", "telegram:channel:deepfakes_hub"),
         ("https://t.me/s/deepfakes_hub/1234", "telegram:channel:deepfakes_hub"),
-        ("t.me/SomeSwapBot?start=ref123", "telegram:channel:SomeSwapBot"),
+        ("t.me/SomeSwapBot?start=ref123", "telegram:bot:SomeSwapBot"),
         ("join https://discord.gg/AbCd12", "discord:server:AbCd12"),
         ("https://discord.com/invite/AbCd12?utm_source=reddit", "discord:server:AbCd12"),
         ("discordapp.com/invite/AbCd12", "discord:server:AbCd12"),

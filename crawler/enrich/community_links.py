@@ -4,7 +4,7 @@ A post that says "we moved to t.me/newchannel" or links `https://discord.gg/AbCd
 community; `community_links(title, body, url)` returns those communities as
 `CommunityKey(platform, kind, handle)`, one per community however it was written:
 
-    t.me/NAME, telegram.me/NAME, t.me/s/NAME   telegram channel (until a crawl shows a
+    t.me/NAME, telegram.me/NAME, t.me/s/NAME   telegram channel, or bot when NAME ends in "bot" (until a crawl shows a
                                                group or a bot)
     discord.gg/CODE, discord.com/invite/CODE   discord server
     reddit.com/r/NAME, r/NAME, /r/NAME         reddit subreddit
@@ -106,7 +106,9 @@ def _telegram(segs: list[str]) -> Parsed:
     name = segs[1] if segs[0].lower() == "s" and len(segs) > 1 else segs[0]
     if name.lower() in _TG_RESERVED or not _TG_NAME.fullmatch(name):
         return None  # includes private invites (t.me/+hash) and t.me/c/... message links
-    return ("telegram", "channel", name)
+    # Telegram requires a bot's username to end in "bot"; any other name is a channel until a
+    # crawl shows a group (the kinds share one namespace, so the key still matches later).
+    return ("telegram", "bot" if name.lower().endswith("bot") else "channel", name)
 
 
 def _discord(host: str, segs: list[str]) -> Parsed:

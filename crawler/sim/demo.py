@@ -130,10 +130,11 @@ def write_config(config_dir: Path, world: World, sim_url: str, db_url: str) -> N
         "x": {"accounts": world.names("x", "account"), "queries": world.names("x", "query")},
         "github": {"repos": [_tagged(e) for e in world.of_kind("github", "repo")]},
         "discord": {"invites": world.names("discord", "server")},
+        # The 2024 chapter's Telegram communities join in the second phase (write_wave_watchlist).
         "telegram": {
-            "channels": world.names("telegram", "channel"),
-            "groups": world.names("telegram", "group"),
-            "bots": world.names("telegram", "bot"),
+            "channels": _early(world, "channel"),
+            "groups": _early(world, "group"),
+            "bots": _early(world, "bot"),
         },
         "arctic_shift": {"subreddits": sorted(banned_2018)},
     }
@@ -158,14 +159,29 @@ def _tagged(e: Entity) -> object:
     return {"name": e.name, "tags": list(tags)} if tags else e.name
 
 
+def _early(world: World, kind: str) -> list[str]:
+    """Telegram names for the first phase's watchlist: all but the 2024 chapter's."""
+    wave = {e.name for e in world.of_kind("telegram", kind) if TAG in (e.extra.get("tags") or ())}
+    return [n for n in world.names("telegram", kind) if n not in wave]
+
+
 def write_wave_watchlist(config_dir: Path, world: World, now: datetime) -> None:
-    """watchlist.d/wave.yaml: the Forgejo repositories and Bluesky accounts and searches that
-    exist by `now` (a community is added once it appears, not watched before it exists)."""
+    """watchlist.d/wave.yaml: the Forgejo repositories, Bluesky accounts and searches, and the
+    chapter's Telegram bot and channels that exist by `now` (a community is added once it
+    appears, not watched before it exists; the successor bot is left for discovery)."""
     entries: dict[str, dict[str, list[object]]] = {
         "forgejo": {"repos": [_tagged(e) for e in world.of_kind("forgejo", "repo") if e.created <= now]},
         "bluesky": {
             "accounts": [_tagged(e) for e in world.of_kind("bluesky", "account") if e.created <= now],
             "searches": [_tagged(e) for e in world.of_kind("bluesky", "query")],
+        },
+        "telegram": {
+            kind + "s": [
+                _tagged(e)
+                for e in world.of_kind("telegram", kind)
+                if TAG in (e.extra.get("tags") or ()) and e.created <= now
+            ]
+            for kind in ("channel", "bot")
         },
     }
     directory = config_dir / "watchlist.d"
@@ -252,6 +268,9 @@ def run_demo(
                 on_day(day + 1, code, sim.clock.iso())
             if day + 1 < days:
                 sim.advance(days=1)
+        # The report is read an hour after the last crawl: its clock (DFWATCH_NOW) would otherwise
+        # stand before that crawl's observations, which carry the seconds the crawl took.
+        sim.advance(hours=1)
         env = crawl_env(sim, config_dir, db_url)
         code = _run(
             [

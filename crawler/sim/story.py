@@ -330,9 +330,11 @@ def migration_targets() -> list[Entity]:
 def migration_note(world: World, e: Entity, created: float, seq: int) -> str:
     """What a post of a surviving community adds after the bans: where people went, or nothing."""
     when = datetime.fromtimestamp(created, UTC)
-    for start, until, links in world.migrations:
+    for start, until, links, *only in world.migrations:
         if not (start <= when < until) or e.extra.get("unlisted") or world.status(e, when) != "active":
             continue
+        if only and only[0] and e.key not in only[0]:
+            continue  # a migration that only some communities announce
         r = world.rng("migration", e.key, seq, round(created))
         share = MIGRATION_SHARE * 0.5 ** ((when - start).total_seconds() / 86400 / 3)
         if r.random() >= share:

@@ -128,13 +128,16 @@ class World:
             e.index = i
             self._by_key[e.key] = e
         self.domain_bans: dict[str, datetime] = {}  # link domain -> when it stopped hosting
-        # Where users went after a ban: (from, until, [(link as written, weight)]) (story.py).
-        self.migrations: list[tuple[datetime, datetime, tuple[tuple[str, float], ...]]] = []
+        # Where users went after a ban: (from, until, [(link as written, weight)], and the keys of
+        # the only communities that announce it, or None: every surviving one) (story.py).
+        self.migrations: list[tuple[Any, ...]] = []
         if preset == "story":
+            from crawler.sim.chapter_2024 import CHAPTER_MIGRATIONS
             from crawler.sim.story import STORY_DOMAIN_BANS, STORY_MIGRATIONS
 
             self.domain_bans.update(STORY_DOMAIN_BANS)
             self.migrations.extend(STORY_MIGRATIONS)
+            self.migrations.extend(CHAPTER_MIGRATIONS)
         self._day_cache: dict[tuple[int, int], list[Any]] = {}
 
     def add(self, e: Entity) -> Entity:
