@@ -96,6 +96,7 @@ def build_report(
             tool_rows = queries.tools(conn, now, ids)
             week_rows = queries.tool_weeks(conn, now, weeks, ids)
             domain_rows = queries.link_domains(conn, now, ids)
+            spend_rows = queries.spend(conn, start, now)
     except (OperationalError, ProgrammingError) as exc:
         raise StoreError(
             f"cannot read the report tables ({exc.orig}): run `dfwatch db upgrade` or a crawl first"
@@ -115,6 +116,11 @@ def build_report(
         "status_changes": [_change(r) for r in changes],
         "tools": _tools(tool_rows),
         "link_domains": _domains(domain_rows),
+        # Estimated platform charges of the window's runs (run_sources.cost_usd), per source.
+        "spend": [
+            {"source": r.source, "cost_usd": round(float(r.cost_usd or 0.0), 4), "runs": int(r.runs)}
+            for r in spend_rows
+        ],
         "tool_weeks": _weeks(week_rows, now, weeks),
         "member_series": series,
     }
@@ -133,6 +139,7 @@ def _community(r: Any, posts: dict[int, int], per_day: dict[int, float]) -> dict
         "kind": r.kind,
         "handle": r.handle,
         "status": r.status,
+        "last_checked_at": iso(_parse_time(r.last_checked_at)),
         "members": number(r.members),
         "delta_1d": number(r.delta_1d),
         "delta_7d": number(r.delta_7d),

@@ -66,6 +66,7 @@ COMMUNITY_COLUMNS: list[Column] = [
     ("platform", "platform", fmt_text),
     ("name", "community", fmt_text),
     ("status", "status", fmt_text),
+    ("last_checked_at", "last checked", fmt_time),
     ("members", "members", fmt_count),
     ("delta_1d", "Δ 1d", fmt_delta),
     ("delta_7d", "Δ 7d", fmt_delta),
@@ -88,6 +89,11 @@ TOOL_COLUMNS: list[Column] = [
     ("mentions_7d", "mentions 7d", fmt_count),
     ("mentions_prev_7d", "previous 7d", fmt_count),
     ("mentions_total", "total", fmt_count),
+]
+SPEND_COLUMNS: list[Column] = [
+    ("source", "source", fmt_text),
+    ("cost_usd", "USD (estimated)", lambda v: MISSING if v is None else f"{v:,.2f}"),
+    ("runs", "runs", fmt_count),
 ]
 DOMAIN_COLUMNS: list[Column] = [
     ("domain", "domain", fmt_text),
@@ -118,6 +124,11 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[Column], list[dict[
         (f"Status changes (last {report['since']})", CHANGE_COLUMNS, report["status_changes"]),
         ("Tool mentions", TOOL_COLUMNS, report["tools"]),
         ("Link domains (posts of the last 7 days)", DOMAIN_COLUMNS, report["link_domains"]),
+        *(
+            [(f"Platform charges (last {report['since']})", SPEND_COLUMNS, report["spend"])]
+            if report.get("spend")
+            else []
+        ),
     ]
 
 
@@ -196,6 +207,7 @@ CSV_FIELDS = [
     "kind",
     "handle",
     "status",
+    "last_checked_at",
     "members",
     "delta_1d",
     "delta_7d",
