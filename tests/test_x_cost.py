@@ -194,3 +194,35 @@ def test_the_days_cap_holds_across_crawls(
     assert last_cost(config) == pytest.approx(0.20)
     assert rows(config, "select count(*) from posts") == [(40,)]
     assert "max_cost_usd_per_day" in second.sources["x"].stats.error_summary
+
+
+def test_sources_and_the_report_show_the_spend(
+    fake: FakeX, x_config: Any, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from crawler.cli import app
+    from crawler.db.engine import make_engine
+    from crawler.report import build_report, render
+
+    fake.add_tweets(QUERY, fake.make_tweets(40, start_id=FIRST_ID))
+    config = x_config()
+    crawl_at(config, datetime.now(UTC), monkeypatch)
+    crawl_at(config, datetime.now(UTC) + timedelta(minutes=1), monkeypatch)  # nothing new: $0
+
+    env = {"DFWATCH_DATABASE_URL": db_url, "DFWATCH_PSEUDONYM_KEY": "k", "X_BEARER_TOKEN": ""}
+    result = CliRunner().invoke(app, ["sources", "--config", str(config.directory)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "x: $0.20 spent in the last 30 days (2 runs; estimated platform charges)" in result.output
+
+    monkeypatch.delenv("DFWATCH_NOW")
+    engine = make_engine(db_url)
+    try:
+        # DFWATCH_NOW runs on from when this process started: read the window from a day on.
+        report = build_report(engine, since=timedelta(days=30), now=datetime.now(UTC) + timedelta(days=1))
+    finally:
+        engine.dispose()
+    assert report["spend"] == [{"source": "x", "cost_usd": 0.2, "runs": 2}]
+    (query,) = report["communities"]
+    assert query["last_checked_at"] is None  # a query has no status to check
+    assert "Platform charges (last 30d)" in render(report, "md")

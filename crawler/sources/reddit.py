@@ -179,15 +179,15 @@ class _Crawl:
     def new_posts(self) -> Generator[Record, None, set[str]]:
         """Combined /new listings of the readable subreddits; returns the ids of the posts
         listed (seen in this crawl, so the compliance sweep need not ask about them)."""
-        new_ids: set[str] = set()
+        listed: set[str] = set()
         # Groups are cut from the whole watchlist, then thinned to the readable names: a ban
         # or a private subreddit changes its own group only, not every group after it (each
         # changed group pages back to the window once, as its listing state no longer fits).
         for block in chunks(sorted(self.keys), BATCH):
             group = [n for n in block if n in self.found and self.status.get(n) in LISTABLE]
             if group:
-                new_ids |= yield from self._listing(group, ListingState.key(block))
-        return new_ids
+                listed |= yield from self._listing(group, ListingState.key(block))
+        return listed
 
     def _listing(self, group: list[str], state_key: str | None = None) -> Generator[Record, None, set[str]]:
         """One combined listing, paged back to its floor; split in two on 403/404.
@@ -207,7 +207,7 @@ class _Crawl:
         state_key = state_key or ListingState.key(group)
         floor = self._floor(state_key, cursors, lookback, target)
         by_sub: dict[str, list[Mapping[str, Any]]] = {n: [] for n in group}
-        new_ids: set[str] = set()
+        listed: set[str] = set()
         after: str | None = None
         complete = bounded = False
         max_pages = self.ctx.settings.max_pages
@@ -257,7 +257,7 @@ class _Crawl:
                 post = parse_post(raw, key, subreddit_nsfw=nsfw if isinstance(nsfw, bool) else None)
                 if post is None or (post.created_at is not None and post.created_at < lookback):
                     continue
-                new_ids.add(post.external_id)  # seen now: the sweep need not ask about it
+                listed.add(post.external_id)  # seen now: the sweep need not ask about it
                 current = newest[name]
                 if post.created_at and (
                     current is None or current[1] is None or post.created_at > current[1]
@@ -269,7 +269,7 @@ class _Crawl:
             # the state never claims posts the store does not hold. A listing cut short by a
             # failure saves nothing: the next crawl pages back over the same ground.
             self.ctx.checkpoint(state_key, ListingState.dump(self.now, newest))
-        return new_ids
+        return listed
 
     def _floor(
         self, state_key: str, cursors: dict[str, Cursor | None], lookback: datetime, target: str
@@ -312,9 +312,9 @@ class _Crawl:
                 self._fail(f"r/{key.handle}", exc)
             return set()
         half = len(group) // 2
-        new_ids = yield from self._listing(group[:half])
-        new_ids |= yield from self._listing(group[half:])
-        return new_ids
+        listed = yield from self._listing(group[:half])
+        listed |= yield from self._listing(group[half:])
+        return listed
 
     # -- deletions --------------------------------------------------------------------
     def due_posts(self, skip: set[str]) -> list[str]:
