@@ -134,19 +134,34 @@ class StoreStatuses:
 
 
 class StoreLedger:
-    """One source's billed reads, written at once (the platform billed them, stored or not)."""
+    """One source's billed reads, written at once (the platform billed them, stored or not).
 
-    def __init__(self, store: Store, source: str, run_id: int | None) -> None:
-        self._store, self._source, self._run_id = store, source, run_id
+    Read mid-crawl, so reads ride out a transient database failure like the sink's writes.
+    """
+
+    def __init__(
+        self, store: Store, source: str, run_id: int | None, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._store, self._source, self._run_id, self._sleep = store, source, run_id, sleep
 
     def billed(self, day: date, kind: str, ids: Iterable[str]) -> set[str]:
-        return self._store.billed_ids(self._source, day, kind, ids)
+        wanted = list(ids)
+        return write_with_retries(
+            lambda: self._store.billed_ids(self._source, day, kind, wanted),
+            what=f"run={self._run_id} billed reads={self._source}",
+            sleep=self._sleep,
+        )
 
     def bill(self, day: date, kind: str, items: Mapping[str, float], read_at: datetime) -> None:
         write_with_retries(
             lambda: self._store.bill(self._source, day, kind, items, read_at, self._run_id),
             what=f"run={self._run_id} billed={self._source}",
+            sleep=self._sleep,
         )
 
     def day_total(self, day: date) -> float:
-        return self._store.billed_total(self._source, day)
+        return write_with_retries(
+            lambda: self._store.billed_total(self._source, day),
+            what=f"run={self._run_id} day total={self._source}",
+            sleep=self._sleep,
+        )
