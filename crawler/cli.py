@@ -320,6 +320,7 @@ def sources(config: ConfigOpt = None) -> None:
         from crawler.sources.registry import get_source
 
         cfg = _config(config)
+        spend = _spend_30d(cfg.database_url)
         table = Table("source", "targets", "credentials", "state")
         for spec in declared():
             n = len(cfg.targets(spec.name))
@@ -338,6 +339,10 @@ def sources(config: ConfigOpt = None) -> None:
                 state = "enabled"
             table.add_row(spec.name, str(n), "\n".join(creds) or "none needed", state)
         Console().print(table)
+        for name, (usd, runs) in sorted(spend.items()):
+            typer.echo(
+                f"{name}: ${usd:,.2f} spent in the last 30 days ({runs} runs; estimated platform charges)"
+            )
         where = str(cfg.directory) if cfg.directory else "none (defaults and environment)"
         typer.echo(f"config: {where}   database: {_redact(cfg.database_url)}")
         return 0
@@ -559,6 +564,30 @@ def db_upgrade(config: ConfigOpt = None) -> None:
         return 0
 
     raise typer.Exit(guarded(body))
+
+
+def _spend_30d(database_url: str) -> dict[str, tuple[float, int]]:
+    """Estimated platform charges per source over the last 30 days (run_sources.cost_usd);
+    empty where there is no database yet, or one from before spend was recorded."""
+    from datetime import timedelta
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.db.engine import make_engine
+    from crawler.db.runlog import spend_since
+    from crawler.records import utcnow
+
+    try:
+        engine = make_engine(database_url, read_only=True)
+    except DfwatchError:
+        return {}
+    try:
+        return spend_since(engine, utcnow() - timedelta(days=30))
+    except SQLAlchemyError as exc:
+        log.debug("no spend to show: %s", exc)
+        return {}
+    finally:
+        engine.dispose()
 
 
 def _redact(url: str) -> str:

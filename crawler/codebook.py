@@ -106,7 +106,21 @@ TABLES: tuple[Table, ...] = (
                 "none given",
             ),
             C("first_seen_at", "when dfwatch first had it on its watchlist (or first met it)", "time"),
-            C("last_checked_at", "the time of the newest observation applied", "time", "never observed"),
+            C(
+                "last_checked_at",
+                "the time of the newest observation applied: the last check (a check skipped as not due "
+                'is none; the report\'s "last checked")',
+                "time",
+                "never observed",
+            ),
+            C(
+                "status_checks",
+                "consecutive checks that found the current status (1 after a change); a `banned`, "
+                "`not_found` or `suspended` community is checked again 2^status_checks days after "
+                "`last_checked_at`, at most 7",
+                "checks",
+                "— (0: never observed)",
+            ),
         ),
     ),
     Table(
@@ -162,6 +176,14 @@ TABLES: tuple[Table, ...] = (
                 "none given",
             ),
             C("run_id", "the crawl that observed it (`crawl_runs.id`)", "", "written outside a crawl"),
+            C(
+                "previous_check_at",
+                "the last check before it, which still saw `old_status`: the change happened in "
+                "(previous_check_at, observed_at] (days apart where a dead community was re-checked "
+                "patiently)",
+                "time",
+                "no earlier check (the first status), or recorded before this column existed",
+            ),
         ),
     ),
     Table(
@@ -308,6 +330,36 @@ TABLES: tuple[Table, ...] = (
                 "text",
                 "nothing to report",
             ),
+            C(
+                "cost_usd",
+                "the run's estimated platform charges: X's posts and users returned as data, each id "
+                "billed once per UTC day, at `[x] price_post_read` / `price_user_read`, plus "
+                "`price_count_request` per counts request",
+                "USD",
+                "the source charges nothing (every source but X)",
+            ),
+        ),
+    ),
+    Table(
+        "billed_reads",
+        "What a paying source (X) read, per UTC day: the platform bills each id once a day, so the "
+        "second crawl of a day is not charged again for it, and `max_cost_usd_per_day` sums the day's "
+        "crawls. Written as soon as the items are read (billed, stored or not). Primary key "
+        "`(source, day, kind, item_id)`; only the current day is needed, older rows keep the daily "
+        "totals and may be deleted.",
+        (
+            C("source", "the source (`x`)", "text"),
+            C("day", "the UTC date billed, `YYYY-MM-DD`", "text"),
+            C(
+                "kind",
+                "`post` (an id), `user` (a lower-case username), `counts_request` (one row per request, "
+                "never deduplicated)",
+                "text",
+            ),
+            C("item_id", "the id billed", "text"),
+            C("cost_usd", "its price when read", "USD"),
+            C("read_at", "when it was read", "time"),
+            C("run_id", "the crawl that read it", "", "the run was deleted"),
         ),
     ),
     Table(

@@ -8,7 +8,9 @@
     ├── LockTimeout              another crawl holds the run lock
     └── SourceError              a platform said no, or answered nonsense
         ├── RateLimited          waited as long as we may, still limited
-        └── AccessDenied         the app's plan or credentials do not reach an endpoint
+        ├── AccessDenied         the app's plan or credentials do not reach an endpoint
+        ├── HostUnreachable      DNS failed or the connection was refused (retried once a run)
+        └── BudgetExhausted      the next read would pass a spending cap
 
 The CLI maps each to an exit code and one sentence; a traceback is a bug.
 """
@@ -69,3 +71,11 @@ class RateLimited(SourceError):
 
 class AccessDenied(SourceError):
     """The credentials or the API plan do not give access to this endpoint (401/403)."""
+
+
+class HostUnreachable(SourceError):
+    """The host did not resolve or refused the connection; later targets on it fail at once."""
+
+
+class BudgetExhausted(SourceError):
+    """Reading on would pass `max_cost_usd_per_run` or `max_cost_usd_per_day`: stopped before it."""

@@ -169,9 +169,11 @@ class Post:
 
 @dataclass(frozen=True, slots=True)
 class PostStateUpdate:
-    """A stored post found removed or deleted upstream (compliance sweep).
+    """A stored post's state as a re-check found it upstream (the deletion sweep).
 
-    The store sets its state and erases title, body and author (and url) whatever the policy.
+    `removed` / `deleted`: the store sets the state and erases title, body and author (and
+    url) whatever the policy. `visible`: the post was seen visible at `observed_at`; the
+    store advances its `last_seen_at` (which the sweep's schedule reads) and nothing else.
     """
 
     platform: str

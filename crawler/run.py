@@ -28,9 +28,10 @@ from crawler.db.retry import DatabaseFull
 from crawler.db.store import Store
 from crawler.enrich import Enricher
 from crawler.errors import ConfigError, DfwatchError, SourceError, StoreError
+from crawler.hostfail import HostFailures
 from crawler.plugins import source_names
 from crawler.records import utcnow
-from crawler.sink import RecordSink, StorePosts, StoreState
+from crawler.sink import RecordSink, StoreLedger, StorePosts, StoreState, StoreStatuses
 from crawler.sources.base import Source, SourceContext
 from crawler.sources.registry import get_source
 from crawler.stats import SourceStats
@@ -55,6 +56,7 @@ class RunResult:
     run_id: int
     status: str  # ok, partial, failed
     sources: dict[str, SourceOutcome] = field(default_factory=dict)
+    unreachable: dict[str, str] = field(default_factory=dict)  # host -> why, found in this run
 
     @property
     def exit_code(self) -> int:
@@ -159,6 +161,8 @@ def _run(
     store.sync_tools(config.tools)
     sink = RecordSink(store, enricher, run_id, config.settings.crawler.batch_size)
     known = StorePosts(store)
+    statuses = StoreStatuses(store)  # the status history as this run found it
+    hosts = HostFailures()  # DNS failures and refused connections, for every source of the run
 
     for name, outcome in skipped.items():
         log.warning("source=%s skipped: %s", name, outcome.skipped_reason)
@@ -193,6 +197,9 @@ def _run(
                         writer.emit_for(name),
                         state=StoreState(store, name, writer.save_state),
                         known=known,
+                        statuses=statuses,
+                        ledger=StoreLedger(store, name, run_id),
+                        hosts=hosts,
                         sleep=sleep,
                     ),
                 )
@@ -243,6 +250,7 @@ def _run(
         lock.heartbeat()
 
     result.status = _run_status(result.sources)
+    result.unreachable = hosts.hosts
     failed = [f"{n}: {o.status}" for n, o in result.sources.items() if o.status in ("failed", "partial")]
     runlog.finish_run(engine, run_id, result.status, error_summary="; ".join(failed) or None)
     after_run(config, engine, run_id)  # discovery, then alerts; a hook never fails the crawl

@@ -9,19 +9,23 @@ these three for each source's `SourceContext`:
 * `StoreState` is the source's `source_state` rows: read by key, written only through
   `checkpoint`, after the sink has stored every record emitted before it;
 * `StorePosts` answers what a source may ask of its stored posts (the newest one of a
-  community; the ids a deletion sweep re-checks).
+  community; the ids a deletion sweep re-checks);
+* `StoreStatuses` is what the run knows of every community's status history when it starts
+  (status, consecutive checks, last check), behind `SourceContext.due`;
+* `StoreLedger` is a paying source's billed reads per UTC day (`billed_reads`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date, datetime, timedelta
 
 from crawler.db import keyguard
 from crawler.db.retry import write_with_retries
 from crawler.db.store import Store
 from crawler.enrich import Enricher
+from crawler.recheck import CheckState
 from crawler.records import CommunityKey, Post, Record
 
 
@@ -102,3 +106,67 @@ class StorePosts:
 
     def ids_since(self, platform: str, since: datetime) -> Iterator[str]:
         return self._store.post_ids_since(platform, since)
+
+    def ids_due(
+        self,
+        platform: str,
+        *,
+        since: datetime,
+        now: datetime,
+        fraction: float,
+        always_after: datetime,
+        slack: timedelta = timedelta(0),
+    ) -> Iterator[str]:
+        return self._store.post_ids_due(
+            platform, since=since, now=now, fraction=fraction, always_after=always_after, slack=slack
+        )
+
+
+class StoreStatuses:
+    """The communities' check states as the run found them at its start (one read).
+
+    A check made during the run does not move a community's next check within the same run.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._states = {
+            norm: CheckState(status, checks, checked)
+            for norm, (status, checks, checked) in store.check_states().items()
+        }
+
+    def check_state(self, key: CommunityKey) -> CheckState | None:
+        return self._states.get(key.norm)
+
+
+class StoreLedger:
+    """One source's billed reads, written at once (the platform billed them, stored or not).
+
+    Read mid-crawl, so reads ride out a transient database failure like the sink's writes.
+    """
+
+    def __init__(
+        self, store: Store, source: str, run_id: int | None, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._store, self._source, self._run_id, self._sleep = store, source, run_id, sleep
+
+    def billed(self, day: date, kind: str, ids: Iterable[str]) -> set[str]:
+        wanted = list(ids)
+        return write_with_retries(
+            lambda: self._store.billed_ids(self._source, day, kind, wanted),
+            what=f"run={self._run_id} billed reads={self._source}",
+            sleep=self._sleep,
+        )
+
+    def bill(self, day: date, kind: str, items: Mapping[str, float], read_at: datetime) -> None:
+        write_with_retries(
+            lambda: self._store.bill(self._source, day, kind, items, read_at, self._run_id),
+            what=f"run={self._run_id} billed={self._source}",
+            sleep=self._sleep,
+        )
+
+    def day_total(self, day: date) -> float:
+        return write_with_retries(
+            lambda: self._store.billed_total(self._source, day),
+            what=f"run={self._run_id} day total={self._source}",
+            sleep=self._sleep,
+        )

@@ -19,6 +19,8 @@ class SourceStats:
     errors: int = 0
     retries: int = 0
     rate_limited_seconds: float = 0.0
+    cost_usd: float | None = None  # estimated platform charges; None: the source charges nothing
+    deferred: int = 0  # checks of dead communities skipped as not due (crawler.recheck)
     failures: list[str] = field(default_factory=list)  # "target: message", in order
 
     @property
@@ -51,4 +53,7 @@ class SourceStats:
         self.errors += other.errors
         self.retries += other.retries
         self.rate_limited_seconds += other.rate_limited_seconds
+        if other.cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
+        self.deferred += other.deferred
         self.failures.extend(other.failures)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 
 from crawler.records import CommunityObservation, utcnow
 from spiders.middlewares import GAVE_UP_META
+from spiders.unreachable import HostFailed, HostUnreachable
 
 if TYPE_CHECKING:
     from crawler.config import WatchTarget
@@ -42,6 +43,11 @@ class DfwatchSpider(scrapy.Spider):
     """Base spider: `ctx` comes in as a spider argument (`crawler.crawl(Spider, ctx=ctx)`)."""
 
     ctx: SourceContext
+    # True: a target found banned, not_found or suspended is requested only when its patient
+    # re-check is due (SourceContext.due), else nothing is emitted for it. Off by default: a
+    # spider whose targets share another source's communities (Arctic Shift's history of
+    # banned subreddits) must not skip them.
+    patient_rechecks: ClassVar[bool] = False
 
     def __init__(self, ctx: SourceContext, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -53,6 +59,9 @@ class DfwatchSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         for target in self.ctx.targets:
+            if self.patient_rechecks and not self.ctx.due(target.key):
+                self.ctx.defer(target.key)
+                continue
             for request in self.requests_for(target):
                 yield request
 
@@ -98,7 +107,9 @@ class DfwatchSpider(scrapy.Spider):
         target = request.meta.get("target") if request is not None else None
         exc = failure.value
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc).lower() and request is not None:
+        if isinstance(exc, HostUnreachable | HostFailed):  # the same words for every target on the host
+            message = str(exc)
+        elif isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc).lower() and request is not None:
             message = f"robots.txt forbids {request.url}"
         self.fail(str(target or "?"), message)
 

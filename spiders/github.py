@@ -42,6 +42,7 @@ class GithubSpider(DfwatchSpider):
     name = "github"
     # A JSON API with published rate limits: robots.txt does not apply (see the docstring).
     custom_settings = {"ROBOTSTXT_OBEY": False}  # noqa: RUF012 (Scrapy declares a plain class attribute)
+    patient_rechecks = True  # a deleted repository (404) is asked again after 2, 4, then 7 days
 
     # -- conditional-request state ---------------------------------------------------
     def _state(self, url: str) -> dict[str, Any] | None:

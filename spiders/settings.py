@@ -49,8 +49,16 @@ def scrapy_settings(config: Config, overrides: Mapping[str, Any] | None = None) 
             # First of all (before robots.txt): a refused request is never sent, nor counted.
             "spiders.hostguard.PrivateHostMiddleware": 50,
             "spiders.middlewares.RateLimitRetryMiddleware": 550,
+            # After the retry middleware on the way out, before it on the way back: a host that
+            # does not resolve or refuses is retried once a run, then failed at once.
+            "spiders.unreachable.UnreachableHostMiddleware": 560,
             # Closest to the network, so every request sent is counted, retries included.
             "spiders.middlewares.RequestCounterMiddleware": 950,
+        },
+        # Scrapy's HTTP/1.1 handler, refusing requests to hosts found unreachable in this run.
+        "DOWNLOAD_HANDLERS": {
+            "http": "spiders.unreachable.GuardedHTTPDownloadHandler",
+            "https": "spiders.unreachable.GuardedHTTPDownloadHandler",
         },
         "ITEM_PIPELINES": {"spiders.pipelines.EmitPipeline": 300},
         "LOG_LEVEL": "INFO",

@@ -27,6 +27,7 @@ CONTRACT_COMMUNITY = {
     "status",
     "metric",
     "value",
+    "last_checked_at",  # when the status was last checked (patient re-checks of dead communities)
     "members",
     "delta_1d",
     "delta_7d",
@@ -431,10 +432,10 @@ def test_markdown_has_a_table_per_section_with_escaped_pipes(sample: dict[str, A
     md = render(sample, "md")
     for heading in ("## Communities", "## Status changes (last 30d)", "## Tool mentions", "## Link domains"):
         assert heading in md
-    assert "| platform | community | status | size | of |" in md
+    assert "| platform | community | status | last checked | size | of |" in md
     # a pipe in scraped text does not break the table, and HTML in it stays text
     assert "\\| \\<script\\>alert(1)\\</script\\>" in md and "<script>" not in md
-    assert "| reddit | r/deepfakes | banned | 0 | members |" in md
+    assert "| reddit | r/deepfakes | banned | — | 0 | members |" in md
 
 
 def test_table_format_shows_every_section(sample: dict[str, Any]) -> None:

@@ -55,6 +55,9 @@ class Community(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Consecutive checks that found the current status (1 on a change); the re-check
+    # schedule of dead communities (crawler.recheck) backs off on it.
+    status_checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Metric(Base):
@@ -86,6 +89,9 @@ class StatusChange(Base):
     old_status: Mapped[str | None] = mapped_column(String(16))
     new_status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+    # The last check that still saw old_status: the change happened in (previous_check_at,
+    # observed_at]. With patient re-checks that span can be days long; it is kept exact.
+    previous_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
 
 
@@ -96,6 +102,7 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("platform", "external_id", name="uq_posts_platform_external_id"),
         Index("ix_posts_community_created", "community_id", "created_at"),
+        Index("ix_posts_platform_created", "platform", "created_at"),  # the deletion sweep's scan
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -173,6 +180,8 @@ class RunSource(Base):
     retries: Mapped[int] = mapped_column(Integer, default=0)
     rate_limited_seconds: Mapped[float] = mapped_column(Float(53), default=0.0)
     error_summary: Mapped[str | None] = mapped_column(Text)
+    # Estimated platform charges of the run (X's pay-per-use); NULL for sources that charge nothing.
+    cost_usd: Mapped[float | None] = mapped_column(Float(53))
 
 
 class SourceState(Base):
@@ -184,6 +193,25 @@ class SourceState(Base):
     key: Mapped[str] = mapped_column(String(512), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BilledRead(Base):
+    """One item a paying source read on one UTC day: the platform bills each id once a day.
+
+    Kept so that several crawls of one day are charged (and capped) as the platform
+    charges them; rows of past days serve only the daily totals and may be purged.
+    """
+
+    __tablename__ = "billed_reads"
+    __table_args__ = (Index("ix_billed_reads_day", "day", "source"),)
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # UTC date, YYYY-MM-DD
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)  # post, user, request, ...
+    item_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    cost_usd: Mapped[float] = mapped_column(Float(53))
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
 
 
 class RunLock(Base):

@@ -194,6 +194,7 @@ def finish_source(
         "retries": stats.retries,
         "rate_limited_seconds": float(stats.rate_limited_seconds),
         "error_summary": error_summary if error_summary is not None else stats.error_summary,
+        "cost_usd": None if stats.cost_usd is None else round(float(stats.cost_usd), 6),
     }
 
     def body(conn: Connection) -> None:
@@ -202,7 +203,7 @@ def finish_source(
 
     _in_transaction(engine, f"run={run_id} source={source} finish", body)
     log.info(
-        "run=%d source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
+        "run=%d source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs%s%s",
         run_id,
         source,
         status,
@@ -211,7 +212,22 @@ def finish_source(
         stats.errors,
         stats.retries,
         stats.rate_limited_seconds,
+        "" if stats.cost_usd is None else f" cost=${stats.cost_usd:.3f}",
+        f" deferred={stats.deferred}" if stats.deferred else "",
     )
+
+
+def spend_since(engine: Engine, since: datetime) -> dict[str, tuple[float, int]]:
+    """USD spent per source by runs started at or after `since`: (sum of cost_usd, runs)."""
+    s = SOURCES.c
+    q = (
+        select(s.source, func.sum(s.cost_usd), func.count())
+        .join(RUNS, RUNS.c.id == s.run_id)
+        .where(RUNS.c.started_at >= since, s.cost_usd.is_not(None))
+        .group_by(s.source)
+    )
+    with engine.connect() as conn:
+        return {source: (float(total or 0.0), int(n)) for source, total, n in conn.execute(q)}
 
 
 def finish_run(engine: Engine, run_id: int, status: str, error_summary: str | None = None) -> None:

@@ -19,22 +19,24 @@ The store knows no platform; a source's cursor lives in `source_state` through
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, literal_column, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.db.retry import detail, is_full
 from crawler.db.store_writes import (
+    BILLED_READS,
     COMMUNITIES,
     CRAWL_RUNS,
     POSTS,
     SOURCE_STATE,
     TOOLS,
+    chunks,
     insert_for,
     write_metrics,
     write_observations,
@@ -217,6 +219,107 @@ class Store:
             for row in result:
                 yield row[0]
 
+    def post_ids_due(
+        self,
+        platform: str,
+        *,
+        since: datetime,
+        now: datetime,
+        fraction: float,
+        always_after: datetime,
+        slack: timedelta = timedelta(0),
+    ) -> Iterator[str]:
+        """Visible posts created at or after `since` that are due for a re-check at `now`.
+
+        Due: created at or after `always_after`, or unseen for at least `fraction` of the
+        post's age, less `slack`: now − last_seen_at ≥ fraction · (now − created_at) − slack,
+        evaluated in the database as last_seen − fraction · created ≤ (1 − fraction) · now + slack
+        (in epoch seconds). Streamed in id order.
+        """
+        c = POSTS.c
+        epoch = _epoch_seconds(self.engine.dialect.name)
+        bound = (1.0 - fraction) * now.timestamp() + slack.total_seconds()
+        q = (
+            select(c.external_id)
+            .where(
+                c.platform == platform,
+                c.state == literal_column("'visible'"),
+                c.created_at >= since,
+                or_(
+                    c.created_at >= always_after,
+                    epoch(c.last_seen_at) - fraction * epoch(c.created_at) <= bound,
+                ),
+            )
+            .order_by(c.id)
+        )
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=1000).execute(q)
+            for row in result:
+                yield row[0]
+
+    def check_states(self) -> dict[tuple[str, str, str], tuple[str, int, datetime | None]]:
+        """Every community's (status, consecutive checks at it, last check), by its norm."""
+        c = COMMUNITIES.c
+        out: dict[tuple[str, str, str], tuple[str, int, datetime | None]] = {}
+        with self.engine.connect() as conn:
+            q = select(c.platform, c.kind, c.handle, c.status, c.status_checks, c.last_checked_at)
+            for platform, kind, handle, status, checks, checked in conn.execute(q):
+                out[(platform, kind, handle.lower())] = (status, int(checks or 0), checked)
+        return out
+
+    # ------------------------------------------------------------------ billed reads
+
+    def billed_ids(self, source: str, day: date, kind: str, ids: Iterable[str]) -> set[str]:
+        """Those of `ids` already billed to `source` on the UTC `day`."""
+        c = BILLED_READS.c
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in chunks(wanted):
+                q = select(c.item_id).where(
+                    c.source == source, c.day == day.isoformat(), c.kind == kind, c.item_id.in_(chunk)
+                )
+                found.update(r[0] for r in conn.execute(q))
+        return found
+
+    def bill(
+        self,
+        source: str,
+        day: date,
+        kind: str,
+        items: Mapping[str, float],
+        read_at: datetime,
+        run_id: int | None,
+    ) -> None:
+        """Record items (id -> USD) as billed on `day`; an item billed before keeps its row."""
+        if not items:
+            return
+        rows = [
+            {
+                "source": source,
+                "day": day.isoformat(),
+                "kind": kind,
+                "item_id": item_id,
+                "cost_usd": float(usd),
+                "read_at": read_at,
+                "run_id": run_id,
+            }
+            for item_id, usd in items.items()
+        ]
+        with self._begin() as conn:
+            conn.execute(insert_for(conn, BILLED_READS).on_conflict_do_nothing(), rows)
+
+    def billed_total(self, source: str, day: date) -> float:
+        """USD billed to `source` on the UTC `day`, over every run of that day."""
+        c = BILLED_READS.c
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                select(func.coalesce(func.sum(c.cost_usd), 0.0)).where(
+                    c.source == source, c.day == day.isoformat()
+                )
+            ).scalar()
+        return float(total or 0.0)
+
     def get_state(self, source: str, key: str) -> str | None:
         c = SOURCE_STATE.c
         with self.engine.connect() as conn:
@@ -295,6 +398,13 @@ class Store:
             return None
         with self.engine.connect() as conn:
             return conn.execute(select(CRAWL_RUNS.c.started_at).where(CRAWL_RUNS.c.id == run_id)).scalar()
+
+
+def _epoch_seconds(dialect: str) -> Any:
+    """A column's time as epoch seconds, in the dialect's own SQL (no text from outside)."""
+    if dialect == "sqlite":  # times are stored as naive UTC text, which julianday() reads
+        return lambda col: (func.julianday(col) - 2440587.5) * 86400.0
+    return lambda col: func.extract("epoch", col)
 
 
 class _Transaction:

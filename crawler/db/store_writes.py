@@ -33,6 +33,7 @@ TOOLS: Table = _T["tools"]
 MENTIONS: Table = _T["mentions"]
 SOURCE_STATE: Table = _T["source_state"]
 CRAWL_RUNS: Table = _T["crawl_runs"]
+BILLED_READS: Table = _T["billed_reads"]
 
 IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 host parameters
 POST_KEYS = (
@@ -146,7 +147,7 @@ def write_observations(
     if not observations:
         return 0, 0
     c = COMMUNITIES.c
-    cols = (c.id, c.status, c.status_reason, c.last_checked_at, *(c[f] for f in DESCRIPTIVE))
+    cols = (c.id, c.status, c.status_reason, c.last_checked_at, c.status_checks, *(c[f] for f in DESCRIPTIVE))
     state: dict[int, dict[str, Any]] = {}
     for chunk in chunks(sorted({ids[o.key.norm] for o in observations})):
         for row in conn.execute(select(*cols).where(c.id.in_(chunk))):
@@ -162,8 +163,13 @@ def write_observations(
         if not current:
             log.debug("community=%s observed_at=%s older than last check; status kept", o.key, o.observed_at)
             continue
-        s["last_checked_at"] = o.observed_at
-        if o.status is None or o.status == s["status"]:
+        previous_check, s["last_checked_at"] = s["last_checked_at"], o.observed_at
+        if o.status is None:
+            continue
+        if o.status == s["status"]:
+            # One more check that found the same status (observations of one instant count once).
+            if previous_check is None or o.observed_at > previous_check:
+                s["status_checks"] = (s["status_checks"] or 0) + 1
             continue
         if o.status not in STATUSES:
             log.warning("community=%s source=%s unknown status %r ignored", o.key, o.source, o.status)
@@ -176,11 +182,12 @@ def write_observations(
                 "new_status": o.status,
                 "reason": o.status_reason,
                 "run_id": run_id,
+                "previous_check_at": previous_check,
             }
         )
         log.info("community=%s status %s -> %s reason=%s", o.key, s["status"], o.status, o.status_reason)
-        s["status"], s["status_reason"] = o.status, o.status_reason
-    names = ("status", "status_reason", "last_checked_at", *DESCRIPTIVE)
+        s["status"], s["status_reason"], s["status_checks"] = o.status, o.status_reason, 1
+    names = ("status", "status_reason", "last_checked_at", "status_checks", *DESCRIPTIVE)
     stmt = (
         update(COMMUNITIES).where(c.id == bindparam("b_id")).values({n: bindparam(f"b_{n}") for n in names})
     )
@@ -332,23 +339,44 @@ def write_posts(
 
 
 def write_removals(conn: Connection, removals: Sequence[PostStateUpdate]) -> int:
-    """Mark posts removed/deleted upstream and erase their title, body, author and url."""
+    """Apply re-checks: posts removed/deleted upstream lose their title, body, author and url;
+    posts seen visible get their `last_seen_at` advanced (never moved back, never revived)."""
     if not removals:
         return 0
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
     for r in removals:
-        if r.state not in POST_STATES or r.state == "visible":
-            raise StoreError(f"post {r.platform}:{r.external_id}: a state update must be removed or deleted")
-        rows[(r.platform, r.external_id)] = {
-            "b_platform": r.platform,
-            "b_ext": r.external_id,
-            "b_state": r.state,
-        }
+        if r.state not in POST_STATES:
+            raise StoreError(f"post {r.platform}:{r.external_id}: unknown state {r.state!r}")
+        pk = (r.platform, r.external_id)
+        if r.state == "visible":
+            when = _aware(r.observed_at, f"post {r.platform}:{r.external_id}")
+            if pk not in seen or when > seen[pk]["b_seen"]:
+                seen[pk] = {"b_platform": r.platform, "b_ext": r.external_id, "b_seen": when}
+            continue
+        rows[pk] = {"b_platform": r.platform, "b_ext": r.external_id, "b_state": r.state}
+    written = 0
     c = POSTS.c
-    stmt = (
-        update(POSTS)
-        .where(c.platform == bindparam("b_platform"), c.external_id == bindparam("b_ext"))
-        .values(state=bindparam("b_state"), title=None, body=None, author=None, url=None)
-    )
-    result = conn.execute(stmt, list(rows.values()))
-    return result.rowcount if result.rowcount >= 0 else len(rows)
+    if rows:
+        stmt = (
+            update(POSTS)
+            .where(c.platform == bindparam("b_platform"), c.external_id == bindparam("b_ext"))
+            .values(state=bindparam("b_state"), title=None, body=None, author=None, url=None)
+        )
+        result = conn.execute(stmt, list(rows.values()))
+        written += result.rowcount if result.rowcount >= 0 else len(rows)
+    # A post found gone in the same batch is not also marked seen; a removed post stays so.
+    seen_rows = [row for pk, row in seen.items() if pk not in rows]
+    if seen_rows:
+        stmt = (
+            update(POSTS)
+            .where(
+                c.platform == bindparam("b_platform"),
+                c.external_id == bindparam("b_ext"),
+                c.state == literal_column("'visible'"),
+                c.last_seen_at < bindparam("b_seen"),
+            )
+            .values(last_seen_at=bindparam("b_seen"))
+        )
+        conn.execute(stmt, seen_rows)
+    return written + len(seen_rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -27,6 +27,18 @@ class RedditSettings(Strict):
     max_pages: int = Field(10, ge=1, le=100, description="listing pages per combined listing per crawl")
     compliance_days: float = Field(
         30, ge=0, le=3650, description="re-check stored posts younger than this for deletions"
+    )
+    sweep: Literal["tiered", "daily"] = Field(
+        "tiered",
+        description="deletion sweep: `tiered` re-checks posts by age (young often, old rarely; "
+        "younger than 48 hours at every crawl), `daily` every post at every crawl",
+    )
+    sweep_fraction: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="tiered sweep: re-check a post once the time since it was last seen visible "
+        "reaches this fraction of its age",
     )
 
 

@@ -36,6 +36,16 @@ class XSettings(Strict):
     counts_days: int = Field(
         7, ge=1, le=7, description="days of post counts asked for (recent counts reach 7 days back)"
     )
+    # X's pay-per-use prices (February 2026), each id billed once per UTC day: estimates only.
+    price_post_read: float = Field(0.005, ge=0, description="USD per post read (search results)")
+    price_user_read: float = Field(0.010, ge=0, description="USD per user read (account lookups)")
+    price_count_request: float = Field(0.0, ge=0, description="USD per post-counts request")
+    max_cost_usd_per_run: float | None = Field(
+        None, gt=0, description="stop reading before one crawl's X charges would pass this (USD)"
+    )
+    max_cost_usd_per_day: float | None = Field(
+        None, gt=0, description="stop reading before a UTC day's X charges would pass this (USD)"
+    )
 
 
 def _targets(section: XWatch, make: TargetMaker) -> list[WatchTarget]:

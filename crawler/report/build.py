@@ -130,6 +130,7 @@ def build_report(
                 extra["coverage"] = coverage_sql.coverage(conn, start, now)
                 extra["coverage_days"] = coverage_sql.coverage_days(conn, start, now)
             moves = migrations(conn, start, now, ids)  # where they went after each ban
+            spend_rows = queries.spend(conn, start, now)
     except (OperationalError, ProgrammingError) as exc:
         raise StoreError(
             f"cannot read the report tables ({exc.orig}): run `dfwatch db upgrade` or a crawl first"
@@ -150,6 +151,11 @@ def build_report(
         "tools": _tools(tool_rows),
         "link_domains": _domains(domain_rows),
         "migrations": moves,
+        # Estimated platform charges of the window's runs (run_sources.cost_usd), per source.
+        "spend": [
+            {"source": r.source, "cost_usd": round(float(r.cost_usd or 0.0), 4), "runs": int(r.runs)}
+            for r in spend_rows
+        ],
         "tool_weeks": _weeks(week_rows, now, weeks),
         "member_series": series,
         **extra,
@@ -180,6 +186,7 @@ def _community(r: Any, posts: dict[int, int], per_day: dict[int, float]) -> dict
         "metric": r.metric,  # the row's headline figure: members unless its source declares another
         "value": number(r.value),
         "members": number(r.value) if r.metric == "members" else None,
+        "last_checked_at": iso(_parse_time(r.last_checked_at)),
         "delta_1d": number(r.delta_1d),
         "delta_7d": number(r.delta_7d),
         "delta_30d": number(r.delta_30d),

@@ -154,7 +154,7 @@ v AS (
   FROM cut JOIN picked p ON p.community_id = cut.community_id AND p.rn = 1
   GROUP BY cut.community_id, cut.at_last
 )
-SELECT c.id, c.platform, c.kind, c.handle, c.status, c.status_reason, h.metric,
+SELECT c.id, c.platform, c.kind, c.handle, c.status, c.status_reason, c.last_checked_at, h.metric,
   v.v_last AS value, v.at_last,
   {deltas},
   CASE WHEN v.v_7 > 0 THEN 100.0 * (v.v_last - v.v_7) / v.v_7 END AS growth_7d_pct,
@@ -290,3 +290,14 @@ SELECT community_id, observed_at, value FROM (
 """  # noqa: S608 - built from this module's constants; every value is a bound parameter
     params = {"start": start, "now": now, "ids": list(ids), "metric": metric}
     return list(conn.execute(_stmt(sql, ids, ["start", "now"]), params).all())
+
+
+def spend(conn: Connection, start: datetime, now: datetime) -> list[Any]:
+    """Estimated platform charges per source of the runs started in [start, now]."""
+    sql = """
+SELECT rs.source, SUM(rs.cost_usd) AS cost_usd, COUNT(*) AS runs
+FROM run_sources rs JOIN crawl_runs r ON r.id = rs.run_id
+WHERE rs.cost_usd IS NOT NULL AND r.started_at >= :start AND r.started_at <= :now
+GROUP BY rs.source ORDER BY rs.source
+"""
+    return list(conn.execute(_stmt(sql, None, ["start", "now"]), {"start": start, "now": now}).all())

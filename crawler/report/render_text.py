@@ -70,6 +70,7 @@ COMMUNITY_COLUMNS: list[Column] = [
     ("platform", "platform", fmt_text),
     ("name", "community", fmt_text),
     ("status", "status", fmt_text),
+    ("last_checked_at", "last checked", fmt_time),
     ("value", "size", fmt_count),  # the row's headline figure, named in the next column
     ("metric", "of", fmt_text),
     ("delta_1d", "Δ 1d", fmt_delta),
@@ -98,6 +99,11 @@ TOOL_COLUMNS: list[Column] = [
     ("mentions_7d", "mentions 7d", fmt_count),
     ("mentions_prev_7d", "previous 7d", fmt_count),
     ("mentions_total", "total", fmt_count),
+]
+SPEND_COLUMNS: list[Column] = [
+    ("source", "source", fmt_text),
+    ("cost_usd", "USD (estimated)", lambda v: MISSING if v is None else f"{v:,.2f}"),
+    ("runs", "runs", fmt_count),
 ]
 DOMAIN_COLUMNS: list[Column] = [
     ("domain", "domain", fmt_text),
@@ -154,6 +160,11 @@ def sections(
         ("Tool mentions", TOOL_COLUMNS, report["tools"]),
         ("Link domains (posts of the last 7 days)", DOMAIN_COLUMNS, report["link_domains"]),
         render_migrations.section(report),
+        *(
+            [(f"Platform charges (last {report['since']})", SPEND_COLUMNS, report["spend"])]
+            if report.get("spend")
+            else []
+        ),
     ]
     if "coverage" in report:
         out.append((COVERAGE_TITLE, COVERAGE_COLUMNS, report["coverage"]))
@@ -247,6 +258,7 @@ CSV_FIELDS = [
     "status",
     "metric",
     "value",
+    "last_checked_at",
     "members",
     "delta_1d",
     "delta_7d",

@@ -3,19 +3,24 @@
 A source turns its watchlist entries into records. It never sees the store: it yields
 records (or, for Scrapy spiders, hands them to `SourceContext.emit` from a pipeline) and the
 run enriches and stores them. What it may read back is narrow: its own saved state
-(cursors, ETags) through `SourceState`, and what the store knows of its posts through
-`KnownPosts`. Everything it spends or suffers (requests, retries, rate-limit waits, failed
-targets) is counted on its `SourceStats`, which becomes its `run_sources` row.
+(cursors, ETags) through `SourceState`, what the store knows of its posts through
+`KnownPosts`, whether a community is due for a check (`SourceContext.due`, over what the run
+knows of its status history, `KnownStatuses`), and, for sources that pay per read, which ids
+were already billed today (`ReadLedger`). Everything it spends or suffers (requests, retries,
+rate-limit waits, failed targets, money) is counted on its `SourceStats`, which becomes its
+`run_sources` row. Hosts found unreachable are remembered for the whole run (`hosts`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from crawler.hostfail import HostFailures
+from crawler.recheck import CheckState, is_due, next_check
 from crawler.records import CommunityKey, Record, utcnow
 from crawler.stats import SourceStats
 
@@ -23,7 +28,15 @@ if TYPE_CHECKING:
     from crawler.config import Config, WatchTarget
     from crawler.plugins import SourceSpec
 
-__all__ = ["KnownPosts", "Source", "SourceContext", "SourceState", "SourceStats"]
+__all__ = [
+    "KnownPosts",
+    "KnownStatuses",
+    "ReadLedger",
+    "Source",
+    "SourceContext",
+    "SourceState",
+    "SourceStats",
+]
 
 
 class SourceState(Protocol):
@@ -54,6 +67,23 @@ class KnownPosts(Protocol):
         """External ids of the platform's visible posts created at or after `since`."""
         ...
 
+    def ids_due(
+        self,
+        platform: str,
+        *,
+        since: datetime,
+        now: datetime,
+        fraction: float,
+        always_after: datetime,
+        slack: timedelta = timedelta(0),
+    ) -> Iterator[str]:
+        """Visible posts created at or after `since` that are due for a re-check at `now`.
+
+        Due: created at or after `always_after`, or not seen visible for at least `fraction`
+        of their age (less `slack`): `now - last_seen_at >= fraction * (now - created_at)`.
+        """
+        ...
+
 
 class _NoPosts:
     def newest(self, key: CommunityKey) -> tuple[str, datetime | None] | None:
@@ -61,6 +91,61 @@ class _NoPosts:
 
     def ids_since(self, platform: str, since: datetime) -> Iterator[str]:
         return iter(())
+
+    def ids_due(self, platform: str, **_when: Any) -> Iterator[str]:
+        return iter(())
+
+
+class KnownStatuses(Protocol):
+    """What the run knows of a community's status history: enough to say when it is due."""
+
+    def check_state(self, key: CommunityKey) -> CheckState | None:
+        """Its current status, consecutive checks at it and last check; None if never seen."""
+        ...
+
+
+class _NoStatuses:
+    def check_state(self, key: CommunityKey) -> CheckState | None:
+        return None
+
+
+class ReadLedger(Protocol):
+    """Which items a paying source was billed for, per UTC day (platforms bill each id once a day).
+
+    Written as soon as the items are read (the platform has billed them, stored or not), so
+    a second crawl of the same day is not charged again for them.
+    """
+
+    def billed(self, day: date, kind: str, ids: Iterable[str]) -> set[str]:
+        """Those of `ids` already billed on `day`."""
+        ...
+
+    def bill(self, day: date, kind: str, items: Mapping[str, float], read_at: datetime) -> None:
+        """Record `items` (id -> USD) as billed on `day`."""
+        ...
+
+    def day_total(self, day: date) -> float:
+        """USD billed on `day`, by every crawl of that day."""
+        ...
+
+
+class MemoryLedger:
+    """A ReadLedger held in memory (tests, and sources run without a database)."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str, str], float] = {}  # (day, kind, id) -> USD
+
+    def billed(self, day: date, kind: str, ids: Iterable[str]) -> set[str]:
+        d = day.isoformat()
+        return {i for i in ids if (d, kind, i) in self.items}
+
+    def bill(self, day: date, kind: str, items: Mapping[str, float], read_at: datetime) -> None:
+        for item_id, usd in items.items():
+            self.items.setdefault((day.isoformat(), kind, item_id), usd)
+
+    def day_total(self, day: date) -> float:
+        d = day.isoformat()
+        return sum(usd for (day_, _k, _i), usd in self.items.items() if day_ == d)
 
 
 class MemoryState:
@@ -95,6 +180,9 @@ class SourceContext:
         *,
         state: SourceState | None = None,
         known: KnownPosts | None = None,
+        statuses: KnownStatuses | None = None,
+        ledger: ReadLedger | None = None,
+        hosts: HostFailures | None = None,
         targets: Sequence[WatchTarget] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utcnow,
@@ -104,6 +192,9 @@ class SourceContext:
         self._emit = emit
         self.state: SourceState = state if state is not None else MemoryState()
         self.known: KnownPosts = known if known is not None else _NoPosts()
+        self.statuses: KnownStatuses = statuses if statuses is not None else _NoStatuses()
+        self.ledger: ReadLedger = ledger if ledger is not None else MemoryLedger()
+        self.hosts: HostFailures = hosts if hosts is not None else HostFailures()
         self._targets = list(targets) if targets is not None else None
         self._sleep = sleep
         self._clock = clock
@@ -127,6 +218,29 @@ class SourceContext:
     def now(self) -> datetime:
         """The run's clock (UTC): the time records and cursors are stamped with."""
         return self._clock()
+
+    def due(self, key: CommunityKey) -> bool:
+        """Whether a check of this community is due now (crawler.recheck).
+
+        Communities found banned, not_found or suspended on k consecutive checks are due
+        again after 2^k days, at most a week; every other community at every crawl. A
+        source that skips a target that is not due emits nothing for it (a skipped check is
+        no check) and says so with `defer`.
+        """
+        return is_due(self.statuses.check_state(key), self.now())
+
+    def defer(self, key: CommunityKey) -> None:
+        """Count (and log) a check skipped because `due` said no."""
+        self.stats.deferred += 1
+        state = self.statuses.check_state(key)
+        when = next_check(state) if state else None
+        self.log.debug(
+            "source=%s target=%s status=%s not due until %s",
+            self.name,
+            key,
+            state.status if state else "?",
+            when.isoformat(timespec="minutes") if when else "?",
+        )
 
     def emit(self, record: Record) -> None:
         """Hand one record to the run (enriched and stored in batches)."""

@@ -5,14 +5,20 @@ Request plan of one crawl (application-only OAuth, read-only):
 1. one token grant;
 2. `/api/info/?sr_name=a,b,...`: 100 subreddits a request (metrics, title, nsfw, status);
 3. `/r/NAME/about` only for names missing from that answer (banned, private, quarantined,
-   unknown: the error body names the cause);
+   unknown: the error body names the cause), and of those found banned or unknown before
+   only the ones due for their patient re-check (`SourceContext.due`: 2, 4, then every 7
+   days); a name that comes back shows up in the batch answer of step 2 at once;
 4. `/r/a+b+.../new?limit=100`: 100 readable subreddits a listing, paged with `after` back
    to what the previous complete listing of the group saw, else to the lookback window
    (at most `max_pages` either way); so a quiet day costs one page per 100 subreddits.
    The listing's state is saved through `SourceContext.checkpoint`, after its posts are
    stored, so a crawl that dies part-way leaves no state and the next one pages back again;
 5. the compliance sweep: `/api/info/?id=t3_...`, 100 stored posts a request, so posts
-   removed or deleted upstream lose their text here too (Reddit's terms require it).
+   removed or deleted upstream lose their text here too (Reddit's terms require it). The
+   sweep is tiered by default (`[reddit] sweep`): a post is re-checked once the time since
+   it was last seen visible reaches `sweep_fraction` of its age (daily in its first days,
+   weekly at a month), and at every crawl while younger than 48 hours; a post seen visible
+   advances its `last_seen_at`, a post seen in this crawl's listings is not asked again.
 
 The client (counting, pacing, retries) is in `reddit_client`, the parsers in
 `reddit_parse`; this module decides what to ask for and in which order.
@@ -53,6 +59,10 @@ LISTABLE = ("active", "restricted", "archived")  # statuses whose /new an app-on
 # Posts can surface in /new a little after their created time (spam filter, approvals):
 # a listing pages this far behind the previous complete listing of the same group.
 LISTING_MARGIN = timedelta(hours=1)
+# Reddit's 48-hour rule: a post this young is re-checked at every crawl, whatever its tier.
+ALWAYS_RECHECK = timedelta(hours=48)
+# A daily crawl that starts a little earlier than yesterday's still re-checks the posts due.
+SWEEP_SLACK = timedelta(hours=1)
 
 Cursor: TypeAlias = tuple[str, datetime | None]  # a newest post: (external_id, created_at)
 
@@ -72,9 +82,14 @@ class RedditSource(Source):
         crawl = _Crawl(ctx, RedditApi(ctx, build_client(ctx)), targets, utcnow())
         yield from crawl.metadata()
         yield from crawl.resolve_missing()
-        new_ids = yield from crawl.new_posts()
-        yield from crawl.compliance_sweep(skip=new_ids)
-        ctx.log.info("source=reddit version=%s statuses=%s", __version__, crawl.status_counts())
+        listed = yield from crawl.new_posts()
+        yield from crawl.compliance_sweep(skip=listed)
+        ctx.log.info(
+            "source=reddit version=%s statuses=%s deferred=%d",
+            __version__,
+            crawl.status_counts(),
+            ctx.stats.deferred,
+        )
 
 
 class _Crawl:
@@ -120,10 +135,17 @@ class _Crawl:
         yield obs
 
     def resolve_missing(self) -> Iterator[Record]:
-        """One /about per name the batch answer left out: its error body says why."""
+        """One /about per name the batch answer left out: its error body says why.
+
+        A name found banned or unknown on earlier checks is asked only when its patient
+        re-check is due; until then nothing is emitted for it (a skipped check is no check).
+        """
         missing = [n for n in sorted(self.keys) if n not in self.found and n not in self.unresolved]
         for name in missing:
             key = self.keys[name]
+            if not self.ctx.due(key):
+                self.ctx.defer(key)
+                continue
             target = f"r/{key.handle}"
             try:
                 payload = self.api.get(f"/r/{key.handle}/about/", {}, target)
@@ -155,17 +177,17 @@ class _Crawl:
 
     # -- new posts --------------------------------------------------------------------
     def new_posts(self) -> Generator[Record, None, set[str]]:
-        """Combined /new listings of the readable subreddits; returns the ids of posts new to
-        the store (the compliance sweep re-checks the stored ones, as before)."""
-        new_ids: set[str] = set()
+        """Combined /new listings of the readable subreddits; returns the ids of the posts
+        listed (seen in this crawl, so the compliance sweep need not ask about them)."""
+        listed: set[str] = set()
         # Groups are cut from the whole watchlist, then thinned to the readable names: a ban
         # or a private subreddit changes its own group only, not every group after it (each
         # changed group pages back to the window once, as its listing state no longer fits).
         for block in chunks(sorted(self.keys), BATCH):
             group = [n for n in block if n in self.found and self.status.get(n) in LISTABLE]
             if group:
-                new_ids |= yield from self._listing(group, ListingState.key(block))
-        return new_ids
+                listed |= yield from self._listing(group, ListingState.key(block))
+        return listed
 
     def _listing(self, group: list[str], state_key: str | None = None) -> Generator[Record, None, set[str]]:
         """One combined listing, paged back to its floor; split in two on 403/404.
@@ -185,7 +207,7 @@ class _Crawl:
         state_key = state_key or ListingState.key(group)
         floor = self._floor(state_key, cursors, lookback, target)
         by_sub: dict[str, list[Mapping[str, Any]]] = {n: [] for n in group}
-        new_ids: set[str] = set()
+        listed: set[str] = set()
         after: str | None = None
         complete = bounded = False
         max_pages = self.ctx.settings.max_pages
@@ -235,8 +257,7 @@ class _Crawl:
                 post = parse_post(raw, key, subreddit_nsfw=nsfw if isinstance(nsfw, bool) else None)
                 if post is None or (post.created_at is not None and post.created_at < lookback):
                     continue
-                if _newer(post.created_at, cursors[name]):
-                    new_ids.add(post.external_id)  # never stored before: no need to re-check it
+                listed.add(post.external_id)  # seen now: the sweep need not ask about it
                 current = newest[name]
                 if post.created_at and (
                     current is None or current[1] is None or post.created_at > current[1]
@@ -248,7 +269,7 @@ class _Crawl:
             # the state never claims posts the store does not hold. A listing cut short by a
             # failure saves nothing: the next crawl pages back over the same ground.
             self.ctx.checkpoint(state_key, ListingState.dump(self.now, newest))
-        return new_ids
+        return listed
 
     def _floor(
         self, state_key: str, cursors: dict[str, Cursor | None], lookback: datetime, target: str
@@ -291,16 +312,39 @@ class _Crawl:
                 self._fail(f"r/{key.handle}", exc)
             return set()
         half = len(group) // 2
-        new_ids = yield from self._listing(group[:half])
-        new_ids |= yield from self._listing(group[half:])
-        return new_ids
+        listed = yield from self._listing(group[:half])
+        listed |= yield from self._listing(group[half:])
+        return listed
 
     # -- deletions --------------------------------------------------------------------
+    def due_posts(self, skip: set[str]) -> list[str]:
+        """The stored posts this crawl's sweep re-checks (module docstring, step 5)."""
+        settings = self.ctx.settings
+        since = self.now - timedelta(days=settings.compliance_days)
+        if settings.sweep == "daily":
+            ids = self.ctx.known.ids_since("reddit", since)
+        else:
+            ids = self.ctx.known.ids_due(
+                "reddit",
+                since=since,
+                now=self.now,
+                fraction=settings.sweep_fraction,
+                always_after=self.now - ALWAYS_RECHECK,
+                slack=SWEEP_SLACK,
+            )
+        return [i for i in ids if i not in skip]
+
     def compliance_sweep(self, skip: set[str]) -> Iterator[Record]:
-        """Re-check stored posts younger than compliance_days through /api/info/?id=."""
-        since = self.now - timedelta(days=self.ctx.settings.compliance_days)
-        ids = [i for i in self.ctx.known.ids_since("reddit", since) if i not in skip]
+        """Re-check the stored posts that are due through /api/info/?id=, 100 a request.
+
+        Each answer says removed, deleted or visible; visible ones are recorded as seen, which
+        moves them on in the tiered schedule.
+        """
+        ids = self.due_posts(skip)
         batches = chunks(ids, BATCH)
+        self.ctx.log.info(
+            "source=reddit sweep=%s posts=%d requests=%d", self.ctx.settings.sweep, len(ids), len(batches)
+        )
         for i, batch in enumerate(batches, 1):
             target = f"api/info id batch {i}/{len(batches)}"
             fullnames = ",".join(f"t3_{pid}" for pid in batch)
@@ -310,10 +354,9 @@ class _Crawl:
                 self._fail(target, exc)
                 continue
             for data in things.children:
-                state = post_state(data)
                 pid = data.get("id")
-                if state != "visible" and isinstance(pid, str):
-                    yield PostStateUpdate("reddit", pid, state, self.now)
+                if isinstance(pid, str):
+                    yield PostStateUpdate("reddit", pid, post_state(data), self.now)
 
     def _fail(self, target: str, exc: BaseException) -> None:
         if isinstance(exc, AccessDenied):
@@ -395,10 +438,3 @@ def _cursor(row: Cursor | None) -> Cursor | None:
     if created is not None and created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
     return post_id, created
-
-
-def _newer(created: datetime | None, cursor: Cursor | None) -> bool:
-    """Whether a post is newer than its subreddit's newest stored post, so surely new to the store."""
-    if cursor is None:
-        return True
-    return created is not None and cursor[1] is not None and created > cursor[1]

@@ -27,6 +27,7 @@ from prawcore.rate_limit import RateLimiter
 from prawcore.sessions import FiniteRetryStrategy
 
 from crawler.errors import AccessDenied, SourceError
+from crawler.hostfail import host_of
 from crawler.ratelimit import reset_wait, wait_seconds
 from crawler.sources.base import SourceContext
 from crawler.sources.reddit_parse import MalformedAnswer
@@ -161,13 +162,15 @@ class RedditApi:
 
     def __init__(self, ctx: SourceContext, reddit: praw.Reddit) -> None:
         self.ctx, self.reddit = ctx, reddit
+        # Every call may need both: the API, and the token endpoint when the token is due.
+        self.hosts = (host_of(ctx.config.endpoint("reddit")), host_of(ctx.config.endpoint("reddit_auth")))
 
     def get(self, path: str, params: Mapping[str, str | int], target: str) -> Any:
         def call() -> Any:
             return self.reddit.request(method="GET", path=path, params=dict(params))
 
         try:
-            return call_with_retries(self.ctx, target, call, classify)
+            return call_with_retries(self.ctx, target, call, classify, hosts=self.hosts)
         except prawcore.OAuthException as exc:
             raise AccessDenied(
                 f"token grant refused ({exc}); check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET",

@@ -9,173 +9,51 @@ for that endpoint only; the rest of X still runs and the run becomes partial):
   number of pages. The cursor lives in `source_state` (`search:<query>`) and moves only once a
   query's pagination is done, through `ctx.checkpoint`, which stores the posts first.
 
-tweepy's host is fixed (`https://api.twitter.com` inside `BaseClient.request`), so a requests
-adapter mounted on `client.session` rewrites it to `config.endpoint("x")` and counts every
-request sent. `wait_on_rate_limit` stays off: tweepy's own wait recurses forever on a 429
-without a reset header; rate limits and 5xx are retried here, bounded.
+Money: X bills every post and user it returns, each id once per UTC day (`crawler.sources.
+billing`). Each request is priced at its worst before it is sent and refused if it could pass
+`[x] max_cost_usd_per_run` or `max_cost_usd_per_day`: the source then stops, partial, with
+"budget" as the reason; a pagination stopped so keeps its gap in the cursor (`x_cursor`).
+
+The client (redirect, counting, retries) is in `x_client`, the parsers in `x_parse`; this
+module decides what to ask for and in which order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import requests
-import tweepy
-from requests.adapters import HTTPAdapter
 
 from crawler.config import WatchTarget
-from crawler.errors import AccessDenied, SourceError
-from crawler.ratelimit import wait_seconds
+from crawler.errors import AccessDenied, BudgetExhausted, SourceError
 from crawler.records import CommunityKey, Record, utcnow
 from crawler.sources import x_parse
 from crawler.sources.base import Source, SourceContext
-from crawler.sources.retry import Retry, call_with_retries
+from crawler.sources.billing import Meter
+from crawler.sources.x_client import (
+    SEARCH_PAGE_SIZE,
+    InvalidRequest,
+    RedactToken,
+    RedirectAdapter,
+    XApi,
+    classify,
+    reset_wait,
+)
+from crawler.sources.x_cursor import SearchCursor
 
-TWEEPY_HOST = "https://api.twitter.com"  # fixed inside tweepy.BaseClient.request
 USERS_PER_REQUEST = 100  # /2/users/by accepts at most 100 usernames
-SEARCH_PAGE_SIZE = 100  # /2/tweets/search/recent: 10 default, 100 max
-USER_FIELDS = ["public_metrics", "created_at", "protected"]
-TWEET_FIELDS = ["created_at", "public_metrics", "author_id", "possibly_sensitive", "entities"]
-
 STATE_KEY_MAX = 512  # source_state.key is a String(512)
 
 # Part names used in run_sources.error_summary ("x search: HTTP 403 ...").
 PART_ACCOUNTS = "x accounts"
 PART_COUNTS = "x counts"
 PART_SEARCH = "x search"
-
-
-class InvalidRequest(SourceError):
-    """X refused the parameters (400), e.g. a `since_id` older than recent search reaches."""
-
-
-class RedirectAdapter(HTTPAdapter):
-    """Sends tweepy's requests to the configured base URL, with a timeout, counting each one."""
-
-    def __init__(self, base_url: str, on_send: Callable[[], None], timeout: float) -> None:
-        super().__init__(max_retries=0)  # retries are ours, counted and bounded
-        self.base_url = base_url.rstrip("/")
-        self.on_send = on_send
-        self.timeout = timeout
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        url = request.url or ""
-        if url.startswith(TWEEPY_HOST):
-            request.url = self.base_url + url[len(TWEEPY_HOST) :]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout  # tweepy sets none; a stalled socket must not hang the crawl
-        self.on_send()
-        return super().send(request, *args, **kwargs)
-
-
-class RedactToken(logging.Filter):
-    """tweepy logs request headers (the bearer token among them) at DEBUG; blank the token."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and self.token in record.msg:
-            record.msg = record.msg.replace(self.token, "[redacted]")
-        return True
-
-
-def reset_wait(exc: tweepy.TooManyRequests, now: float | None = None) -> float | None:
-    """Seconds until `x-rate-limit-reset` (or a `Retry-After`), read by crawler.ratelimit.
-
-    Measured on the server's clock when it sent `Date`. None when there is no usable reset
-    (absent, unparsable, or not in the future), which makes the caller back off
-    exponentially instead.
-    """
-    if exc.response is None:
-        return None
-    return wait_seconds(exc.response.headers, now)
-
-
-def classify(exc: BaseException) -> Retry | None:
-    """Which failures are worth another try: 429 (reset or backoff), 5xx, lost connections."""
-    if isinstance(exc, tweepy.TooManyRequests):
-        return Retry("429", reset_wait(exc), rate_limited=True)
-    if isinstance(exc, tweepy.TwitterServerError):
-        status = exc.response.status_code if exc.response is not None else "5xx"
-        return Retry(str(status))
-    if isinstance(exc, requests.ConnectionError | requests.Timeout):
-        return Retry(type(exc).__name__)
-    return None
-
-
-def _problem(exc: tweepy.HTTPException) -> str:
-    response = exc.response
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return x_parse.problem_message(response.status_code, body, response.reason or "")
-
-
-class XApi:
-    """The three endpoints through one tweepy client, with bounded retries.
-
-    Answers are raw JSON (`return_type=dict`) so the pure parsers see what the platform
-    sent. Refusals become `AccessDenied` (401/403) or `SourceError` with X's own words.
-    """
-
-    def __init__(self, ctx: SourceContext, token: str) -> None:
-        self.ctx = ctx
-        cfg = ctx.config
-        self.client = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
-        self.client.user_agent = cfg.user_agent()
-        adapter = RedirectAdapter(
-            cfg.endpoint("x"), ctx.count_request, cfg.settings.rate_limits.timeout_seconds
-        )
-        self.client.session.mount(TWEEPY_HOST, adapter)
-
-    def close(self) -> None:
-        self.client.session.close()
-
-    def call(self, target: str, fn: Callable[[], Any]) -> dict[str, Any]:
-        try:
-            result = call_with_retries(self.ctx, target, fn, classify)
-        except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
-            raise AccessDenied(_problem(exc), target=target) from None
-        except tweepy.BadRequest as exc:
-            raise InvalidRequest(_problem(exc), target=target) from None
-        except tweepy.HTTPException as exc:
-            raise SourceError(_problem(exc), target=target) from None
-        except requests.JSONDecodeError:  # a 200 whose body is not JSON (cut short, an HTML page)
-            raise x_parse.MalformedAnswer("malformed answer: not JSON", target=target) from None
-        except requests.RequestException as exc:
-            raise SourceError(f"request failed: {type(exc).__name__}", target=target) from None
-        if not isinstance(result, dict):
-            raise x_parse.MalformedAnswer(
-                f"malformed answer: expected a JSON object, got {type(result).__name__}", target=target
-            )
-        return result
-
-    def users(self, handles: Sequence[str]) -> dict[str, Any]:
-        return self.call(
-            f"x users ({len(handles)})",
-            lambda: self.client.get_users(usernames=list(handles), user_fields=USER_FIELDS),
-        )
-
-    def counts(self, query: str, start: datetime) -> dict[str, Any]:
-        return self.call(
-            f"x counts {query!r}",
-            lambda: self.client.get_recent_tweets_count(query, granularity="day", start_time=start),
-        )
-
-    def search(self, query: str, since_id: str | None, token: str | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"max_results": SEARCH_PAGE_SIZE, "tweet_fields": TWEET_FIELDS}
-        if since_id:
-            params["since_id"] = since_id
-        if token:
-            params["next_token"] = token
-        return self.call(f"x search {query!r}", lambda: self.client.search_recent_tweets(query, **params))
+PART_BUDGET = "x budget"
+MIN_PAGE_SIZE = 10  # /2/tweets/search/recent refuses max_results below 10
+# What X bills, by the kinds of `billed_reads` (prices from [x] settings).
+POST, USER, COUNTS_REQUEST = "post", "user", "counts_request"
 
 
 def search_state_key(query: str) -> str:
@@ -196,6 +74,28 @@ def counts_start(now: datetime, days: int) -> datetime:
     return today - timedelta(days=max(days, 1) - 1)
 
 
+def meter_for(ctx: SourceContext) -> Meter:
+    """The X source's meter: `[x]` prices and caps."""
+    cfg = ctx.settings
+    return Meter(
+        ctx,
+        {POST: cfg.price_post_read, USER: cfg.price_user_read, COUNTS_REQUEST: cfg.price_count_request},
+        max_run_usd=cfg.max_cost_usd_per_run,
+        max_day_usd=cfg.max_cost_usd_per_day,
+    )
+
+
+@dataclass
+class _Paged:
+    """How one pagination ended: the ids it stored, and whether the budget stopped it."""
+
+    newest: int | None = None
+    oldest: int | None = None
+    pages: int = 0
+    complete: bool = False  # it reached the last page (else the page bound or the budget)
+    stopped: BudgetExhausted | None = None
+
+
 class XSource(Source):
     """Accounts and queries on X through the v2 API (app-only bearer token)."""
 
@@ -212,22 +112,34 @@ class XSource(Source):
         tweepy_log = logging.getLogger("tweepy.client")
         tweepy_log.addFilter(redact)
         api = XApi(ctx, token)
+        meter = meter_for(ctx)
         self.succeeded = 0
+        stopped = False
         try:
-            yield from self._accounts(ctx, api, accounts)
-            yield from self._queries(ctx, api, queries)
+            yield from self._accounts(ctx, api, meter, accounts)
+            yield from self._queries(ctx, api, meter, queries)
+        except BudgetExhausted as exc:
+            # Nothing more is read: what was read before is stored, the cursors say how far.
+            stopped = True
+            ctx.fail_target(PART_BUDGET, _bare(exc))
         finally:
             api.close()
             tweepy_log.removeFilter(redact)
-        if self.succeeded == 0 and ctx.stats.failures:
+        ctx.log.info("source=x cost=$%.3f (estimated; each id billed once per UTC day)", meter.spent)
+        if self.succeeded == 0 and ctx.stats.failures and not stopped:
             raise SourceError("no X endpoint answered: " + "; ".join(ctx.stats.failures[:3]), target="x")
 
     # -- accounts ------------------------------------------------------------------
-    def _accounts(self, ctx: SourceContext, api: XApi, targets: Sequence[WatchTarget]) -> Iterator[Record]:
+    def _accounts(
+        self, ctx: SourceContext, api: XApi, meter: Meter, targets: Sequence[WatchTarget]
+    ) -> Iterator[Record]:
         keys = [t.key for t in targets]
         for i in range(0, len(keys), USERS_PER_REQUEST):
             batch = keys[i : i + USERS_PER_REQUEST]
             span = batch[0].handle + (f"..{batch[-1].handle}" if len(batch) > 1 else "")
+            # At worst every user not billed today comes back (X bills the users it returns).
+            fresh = meter.unbilled(USER, [k.handle.lower() for k in batch])
+            meter.allow(meter.worst(USER, len(fresh)), f"looking up {len(batch)} accounts")
             try:
                 result = x_parse.parse_users(api.users([k.handle for k in batch]), batch, utcnow())
             except AccessDenied as exc:
@@ -236,6 +148,7 @@ class XSource(Source):
             except SourceError as exc:  # MalformedAnswer among them: this batch only
                 ctx.fail_target(f"{PART_ACCOUNTS} {span}", _bare(exc))
                 continue
+            meter.charge(USER, result.returned)
             self.succeeded += 1
             for handle, detail in result.unexplained:
                 ctx.fail_target(f"x account {handle}", detail)
@@ -244,12 +157,15 @@ class XSource(Source):
             yield from result.observations
 
     # -- queries -------------------------------------------------------------------
-    def _queries(self, ctx: SourceContext, api: XApi, targets: Sequence[WatchTarget]) -> Iterator[Record]:
+    def _queries(
+        self, ctx: SourceContext, api: XApi, meter: Meter, targets: Sequence[WatchTarget]
+    ) -> Iterator[Record]:
         counts_ok = search_ok = True
         start = counts_start(utcnow(), ctx.settings.counts_days)
         for target in targets:
             key = target.key
             if counts_ok:
+                meter.allow(meter.price(COUNTS_REQUEST), f"the post counts of {key.handle!r}")
                 try:
                     points = x_parse.parse_counts(api.counts(key.handle, start), key)
                 except AccessDenied as exc:
@@ -258,60 +174,69 @@ class XSource(Source):
                 except SourceError as exc:  # MalformedAnswer among them: this query only
                     ctx.fail_target(f"{PART_COUNTS} {key.handle!r}", _bare(exc))
                 else:
+                    meter.charge_request(COUNTS_REQUEST)
                     self.succeeded += 1
                     yield from points
             if search_ok:
                 try:
-                    yield from self._search(ctx, api, key)
+                    yield from self._search(ctx, api, meter, key)
+                except BudgetExhausted:
+                    raise
                 except AccessDenied as exc:
                     ctx.fail_target(PART_SEARCH, _bare(exc))
                     search_ok = False
                 except SourceError as exc:
                     ctx.fail_target(f"{PART_SEARCH} {key.handle!r}", _bare(exc))
 
-    def _search(self, ctx: SourceContext, api: XApi, key: CommunityKey) -> Iterator[Record]:
-        """Posts newer than the query's cursor, at most `x.max_pages` pages of 100.
+    def _search(self, ctx: SourceContext, api: XApi, meter: Meter, key: CommunityKey) -> Iterator[Record]:
+        """Posts newer than the query's cursor (and a gap a budget stop left), at most
+        `x.max_pages` pages of 100 in all.
 
-        Pages come newest first, so the cursor is saved only after the pagination ended (the
-        last page, or the page bound): a crawl that dies halfway resumes from the previous
-        cursor and fetches the older pages again (the store's upserts absorb the repeats).
+        Pages come newest first, so the cursor is saved only after a pagination ended (the
+        last page, the page bound, or the budget): a crawl that dies halfway resumes from the
+        previous cursor and fetches the older pages again (the store's upserts absorb the
+        repeats). A budget stop saves what the stored pages cover, and the gap below them.
         """
         state_key = search_state_key(key.handle)
-        cursor = _cursor(ctx, state_key)
+        cursor = SearchCursor.load(ctx.state.get(state_key))
         # No saved cursor: a first crawl, a store from before cursors were kept, or a crawl that
         # died before its first checkpoint. The newest stored post is no substitute: nothing
         # tells whether the pages older than it were ever stored (that is the crash this
         # cursor exists for). So the whole recent window is fetched again, bounded by max_pages.
-        since_id = str(cursor) if cursor is not None else None
-        if since_id is None:
+        if cursor is None:
             ctx.log.info("source=x target=%r no saved search cursor; fetching the recent window", key.handle)
-        max_pages = ctx.settings.max_pages
-        token: str | None = None
-        newest: int | None = None
-        oldest: int | None = None
-        for page in range(1, max_pages + 1):
-            try:
-                body = api.search(key.handle, since_id, token)
-            except InvalidRequest as exc:
-                if not (since_id and page == 1 and "since_id" in str(exc)):
-                    raise
-                # A query quiet for more than 7 days: its cursor is older than recent search
-                # reaches, and X refuses such a since_id. Everything search can still return is
-                # newer, so asking without it loses nothing.
-                ctx.log.info(
-                    "source=x target=%r since_id=%s out of reach; searching without it", key.handle, since_id
+            cursor = SearchCursor()
+        pages_left = ctx.settings.max_pages
+        if cursor.has_gap:
+            # The older ground first: recent search forgets it first.
+            gap = yield from self._paginate(
+                ctx, api, meter, key, cursor.gap_since, cursor.gap_until, pages_left
+            )
+            pages_left -= gap.pages
+            if gap.stopped is not None:
+                until = gap.oldest if gap.oldest is not None else cursor.gap_until
+                if until != cursor.gap_until:
+                    ctx.checkpoint(state_key, SearchCursor(cursor.newest, cursor.gap_since, until).dump())
+                raise gap.stopped
+            if not gap.complete:
+                ctx.log.warning(
+                    "source=x target=%r stopped after max_pages in the gap below id %s; the rest of "
+                    "it is not fetched",
+                    key.handle,
+                    cursor.gap_until,
                 )
-                since_id = None
-                body = api.search(key.handle, None, None)
-            result = x_parse.parse_search(body, key)
-            self.succeeded += 1
-            yield from result.posts
-            newest = _max(newest, result.newest_id)
-            oldest = result.oldest_id if result.oldest_id is not None else oldest
-            token = result.next_token
-            if token is None:
-                break
-        else:
+            cursor = SearchCursor(cursor.newest)
+            ctx.checkpoint(state_key, cursor.dump())  # stores the gap's posts, then closes it
+            if pages_left <= 0:
+                return  # the newer posts wait for the next crawl; the cursor says where they start
+        since = cursor.newest
+        run = yield from self._paginate(ctx, api, meter, key, since, None, pages_left)
+        newest = _max(since, run.newest)
+        if run.stopped is not None:
+            if run.newest is not None:  # the stored pages cover (run.oldest, newest]
+                ctx.checkpoint(state_key, SearchCursor(newest, since, run.oldest).dump())
+            raise run.stopped
+        if not run.complete:
             # The page bound cut the pagination short. The cursor still moves to the newest
             # post: keeping the old one would make every later crawl fetch the same newest
             # max_pages pages and never get past them. The price is the gap: posts between
@@ -321,24 +246,67 @@ class XSource(Source):
                 "source=x target=%r stopped after max_pages=%d with more pages left; posts between "
                 "since_id=%s and id %s are not fetched (cursor moves to %s)",
                 key.handle,
-                max_pages,
-                since_id or "(window start)",
-                oldest,
+                ctx.settings.max_pages,
+                since or "(window start)",
+                run.oldest,
                 newest,
             )
-        if newest is not None and (cursor is None or newest > cursor):
+        if newest is not None and newest != since:
             ctx.checkpoint(state_key, str(newest))  # stores the posts yielded above, then the cursor
 
-
-def _cursor(ctx: SourceContext, state_key: str) -> int | None:
-    """The saved search cursor as a number; an unreadable one counts as none (full window)."""
-    value = ctx.state.get(state_key)
-    if value is None:
-        return None
-    if not value.isdigit():
-        ctx.log.warning("source=x state=%r holds %r, not a post id; ignoring it", state_key, value)
-        return None
-    return int(value)
+    def _paginate(
+        self,
+        ctx: SourceContext,
+        api: XApi,
+        meter: Meter,
+        key: CommunityKey,
+        since: int | None,
+        until: int | None,
+        max_pages: int,
+    ) -> Generator[Record, None, _Paged]:
+        """Pages of posts with ids in (since, until), newest first, at most `max_pages`."""
+        out = _Paged()
+        since_id = str(since) if since is not None else None
+        until_id = str(until) if until is not None else None
+        token: str | None = None
+        for _page in range(max_pages):
+            # A page asks for no more posts than the budget covers at worst (all billable).
+            affordable = meter.affordable(POST)
+            size = (
+                SEARCH_PAGE_SIZE
+                if affordable is None
+                else max(MIN_PAGE_SIZE, min(SEARCH_PAGE_SIZE, affordable))
+            )
+            try:
+                meter.allow(meter.worst(POST, size), f"a search page of {key.handle!r}")
+            except BudgetExhausted as exc:
+                out.stopped = exc
+                return out
+            try:
+                body = api.search(key.handle, since_id, token, until_id=until_id, size=size)
+            except InvalidRequest as exc:
+                if not (since_id and out.pages == 0 and "since_id" in str(exc)):
+                    raise
+                # A query quiet for more than 7 days: its cursor is older than recent search
+                # reaches, and X refuses such a since_id. Everything search can still return is
+                # newer, so asking without it loses nothing.
+                ctx.log.info(
+                    "source=x target=%r since_id=%s out of reach; searching without it", key.handle, since_id
+                )
+                since_id = None
+                body = api.search(key.handle, None, None, until_id=until_id, size=size)
+            result = x_parse.parse_search(body, key)
+            meter.charge(POST, [p.external_id for p in result.posts])
+            out.pages += 1
+            self.succeeded += 1
+            yield from result.posts
+            out.newest = _max(out.newest, result.newest_id)
+            out.oldest = result.oldest_id if result.oldest_id is not None else out.oldest
+            token = result.next_token
+            if token is None:
+                out.complete = True
+                break
+        return out
 
 
 def _max(a: int | None, b: int | None) -> int | None:

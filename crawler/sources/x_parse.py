@@ -109,6 +109,7 @@ class UsersResult:
     observations: list[CommunityObservation]
     unexplained: list[tuple[str, str]]  # (handle, detail) of errors that prove no status
     missing: list[str]  # requested handles the answer does not mention at all
+    returned: tuple[str, ...] = ()  # handles (lower case) X sent as data: what X bills
 
 
 def user_observation(
@@ -179,9 +180,10 @@ def parse_users(body: Any, keys: Sequence[CommunityKey], observed_at: datetime) 
                 status_reason=detail,
             )
         )
+    returned = tuple(str(u["username"]).lower() for u in users)
     mentioned = seen | {h.lower() for h, _d in unexplained}
     missing = [k.handle for k in keys if k.handle.lower() not in mentioned]
-    return UsersResult(observations, unexplained, missing)
+    return UsersResult(observations, unexplained, missing, returned)
 
 
 # --------------------------------------------------------------------------- counts

@@ -7,8 +7,8 @@ Answers the three endpoints the X source uses, in the shapes of the recordings i
   for suspended and unknown ones (200, as X does);
 * `GET /2/tweets/counts/recent?granularity=day[&start_time=]`: daily buckets up to now, the
   first starting at start_time (default now - 7 days), the last ending now;
-* `GET /2/tweets/search/recent?query=&since_id=&max_results=&next_token=`: newest first,
-  paged with an opaque next_token.
+* `GET /2/tweets/search/recent?query=&since_id=&until_id=&max_results=&next_token=`: newest
+  first, paged with an opaque next_token.
 
 Every answer carries x-rate-limit-* headers and a `Date`. Faults are scripted per path:
 `fake.fail("/2/tweets/search/recent", 403)`, a 429 with or without a reset header, 503, a
@@ -292,6 +292,7 @@ class FakeX:
                 "type": "https://api.twitter.com/2/problems/invalid-request",
             }
         since = int(params.get("since_id", "0") or 0)
+        until = int(params.get("until_id", "0") or 0)  # exclusive, as X documents it
         oldest = datetime.now(UTC) - timedelta(days=7)
         if since and snowflake_time(since) < oldest:
             # X's answer to a since_id older than recent search reaches.
@@ -314,7 +315,9 @@ class FakeX:
                 (
                     t
                     for t in self.state.tweets.get(query, [])
-                    if int(t["id"]) > since and snowflake_time(int(t["id"])) >= oldest
+                    if int(t["id"]) > since
+                    and (not until or int(t["id"]) < until)
+                    and snowflake_time(int(t["id"])) >= oldest
                 ),
                 key=lambda t: int(t["id"]),
                 reverse=True,
