@@ -40,6 +40,20 @@ class RedditSettings(Strict):
         description="tiered sweep: re-check a post once the time since it was last seen visible "
         "reaches this fraction of its age",
     )
+    # Reddit's Data API allows 100 requests a minute per OAuth client, averaged over 10 minutes:
+    # 1,000 per window. Ten are kept back for token grants and requests in flight at a window's edge.
+    budget_requests: int = Field(
+        990,
+        ge=1,
+        le=100_000,
+        description="distributed crawl: requests one OAuth client may send per budget window, all workers together",
+    )
+    budget_window_seconds: int = Field(
+        600,
+        ge=1,
+        le=86_400,
+        description="distributed crawl: the sliding window of `budget_requests` (seconds)",
+    )
 
 
 def _targets(section: RedditWatch, make: TargetMaker) -> list[WatchTarget]:

@@ -40,6 +40,19 @@ class XSettings(Strict):
     price_post_read: float = Field(0.005, ge=0, description="USD per post read (search results)")
     price_user_read: float = Field(0.010, ge=0, description="USD per user read (account lookups)")
     price_count_request: float = Field(0.0, ge=0, description="USD per post-counts request")
+    # X's app-level limits per 15 minutes (API v2): users/by 300, counts/recent 300, search/recent 450.
+    budget_users_by: int = Field(
+        300, ge=1, le=100_000, description="distributed crawl: /2/users/by requests per window, all workers"
+    )
+    budget_counts_recent: int = Field(
+        300, ge=1, le=100_000, description="distributed crawl: /2/tweets/counts/recent requests per window"
+    )
+    budget_search_recent: int = Field(
+        450, ge=1, le=100_000, description="distributed crawl: /2/tweets/search/recent requests per window"
+    )
+    budget_window_seconds: int = Field(
+        900, ge=1, le=86_400, description="distributed crawl: the sliding window of X's budgets (seconds)"
+    )
     max_cost_usd_per_run: float | None = Field(
         None, gt=0, description="stop reading before one crawl's X charges would pass this (USD)"
     )

@@ -3,6 +3,11 @@
 Windows run on the wall clock, not the simulated one: a rate limit is about how fast a
 client sends requests now, while the simulated clock jumps whole days between crawls.
 `time_fn` is injectable so tests can move windows without sleeping.
+
+Every limiter also keeps the platform's side of the ledger per key and per window
+(`windows`, `max_in_window`, `exceeded`): how many requests each credential sent in each
+window, refused ones included, so a test can assert that no window was ever exceeded by
+the clients together (a distributed crawl's shared budgets), not only that 429s came back.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +40,16 @@ class Budget:
         return max(1, math.ceil(self.reset_at - self.now))
 
 
+@dataclass(frozen=True)
+class WindowCount:
+    """What one key sent in one window: `sent` = allowed + refused."""
+
+    key: str
+    start: float  # epoch seconds
+    sent: int
+    refused: int
+
+
 class FixedWindowLimiter:
     """`limit` requests per `window` seconds per key.
 
@@ -53,6 +69,9 @@ class FixedWindowLimiter:
         self.aligned = aligned
         self.time_fn = time_fn
         self._windows: dict[str, tuple[float, int]] = {}  # key -> (window start, used)
+        self._sent: Counter[tuple[str, float]] = Counter()  # (key, window start) -> requests
+        self._refused: Counter[tuple[str, float]] = Counter()
+        self.arrivals: dict[str, list[float]] = {}  # key -> when each request arrived (epoch s)
         self._lock = threading.Lock()
 
     def _start_for(self, key: str, now: float) -> tuple[float, int]:
@@ -70,6 +89,10 @@ class FixedWindowLimiter:
             allowed = used < self.limit
             if allowed:
                 used += 1
+            else:
+                self._refused[(key, start)] += 1
+            self._sent[(key, start)] += 1
+            self.arrivals.setdefault(key, []).append(now)
             self._windows[key] = (start, used)
             return Budget(self.limit, used, start + self.window, allowed, now)
 
@@ -88,5 +111,37 @@ class FixedWindowLimiter:
             self._windows[key] = (start, self.limit)
 
     def reset(self) -> None:
+        """Close every window (the clock jumped past them); the per-window ledger stays."""
         with self._lock:
             self._windows.clear()
+
+    def windows(self, key: str | None = None) -> list[WindowCount]:
+        """Requests per key and window, in order of window start."""
+        with self._lock:
+            return sorted(
+                (
+                    WindowCount(k, start, n, self._refused[(k, start)])
+                    for (k, start), n in self._sent.items()
+                    if key is None or k == key
+                ),
+                key=lambda w: (w.start, w.key),
+            )
+
+    def max_in_window(self, key: str | None = None) -> int:
+        """The most requests one key sent in any one window (0 before any request)."""
+        return max((w.sent for w in self.windows(key)), default=0)
+
+    def exceeded(self, key: str | None = None) -> int:
+        """Windows in which a key sent more than the limit (each of them answered with 429s)."""
+        return sum(1 for w in self.windows(key) if w.sent > self.limit)
+
+    def requests(self, key: str | None = None) -> int:
+        """Requests received, for one key or all."""
+        return sum(w.sent for w in self.windows(key))
+
+    def forget(self) -> None:
+        """Clear the per-window ledger (between the measured parts of a bench)."""
+        with self._lock:
+            self._sent.clear()
+            self._refused.clear()
+            self.arrivals.clear()

@@ -9,6 +9,8 @@ knows of its status history, `KnownStatuses`), and, for sources that pay per rea
 were already billed today (`ReadLedger`). Everything it spends or suffers (requests, retries,
 rate-limit waits, failed targets, money) is counted on its `SourceStats`, which becomes its
 `run_sources` row. Hosts found unreachable are remembered for the whole run (`hosts`).
+Requests are spent against a credential's `budget` (crawler.sources.budget): shared by all
+workers of a distributed crawl, a no-op on one machine.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from crawler.hostfail import HostFailures
 from crawler.recheck import CheckState, is_due, next_check
 from crawler.records import CommunityKey, Record, utcnow
+from crawler.sources.budget import UNMETERED, BudgetKey, RequestBudget
 from crawler.stats import SourceStats
 
 if TYPE_CHECKING:
@@ -29,9 +32,11 @@ if TYPE_CHECKING:
     from crawler.plugins import SourceSpec
 
 __all__ = [
+    "BudgetKey",
     "KnownPosts",
     "KnownStatuses",
     "ReadLedger",
+    "RequestBudget",
     "Source",
     "SourceContext",
     "SourceState",
@@ -169,7 +174,8 @@ class SourceContext:
 
     `sleep` is injectable so tests can observe waits; by default it is `time.sleep`.
     `targets` defaults to the source's watchlist entries (a shard of a distributed crawl
-    passes its own part of them).
+    passes its own part of them). `budget` is where requests are counted against a
+    credential's limit before they are sent (`spend`); by default nothing is shared.
     """
 
     def __init__(
@@ -184,6 +190,7 @@ class SourceContext:
         ledger: ReadLedger | None = None,
         hosts: HostFailures | None = None,
         targets: Sequence[WatchTarget] | None = None,
+        budget: RequestBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -196,6 +203,7 @@ class SourceContext:
         self.ledger: ReadLedger = ledger if ledger is not None else MemoryLedger()
         self.hosts: HostFailures = hosts if hosts is not None else HostFailures()
         self._targets = list(targets) if targets is not None else None
+        self.budget: RequestBudget = budget if budget is not None else UNMETERED
         self._sleep = sleep
         self._clock = clock
         self.stats = SourceStats()
@@ -254,6 +262,20 @@ class SourceContext:
     def count_request(self, n: int = 1) -> None:
         """Count HTTP requests sent (token grants and retries included)."""
         self.stats.requests += n
+
+    def spend(self, key: BudgetKey) -> None:
+        """Take one request from `key`'s budget before sending it (waits summed as rate-limit waits)."""
+        waited = self.budget.acquire(key)
+        if waited > 0:
+            self.stats.rate_limited_seconds += waited
+            self.log.info("source=%s budget=%s wait=%.1fs reason=shared budget", self.name, key, waited)
+
+    def penalize(self, key: BudgetKey, seconds: float) -> None:
+        """The platform said wait: everyone sharing `key`'s budget waits too (bounded as `wait`)."""
+        bound = self.config.settings.rate_limits.max_wait_seconds
+        seconds = max(0.0, min(float(seconds), bound))
+        if seconds > 0:
+            self.budget.penalize(key, seconds)
 
     def count_retry(self, target: str, reason: str, attempt: int) -> None:
         self.stats.retries += 1

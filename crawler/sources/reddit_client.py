@@ -3,11 +3,14 @@
 praw serves as the HTTP client (OAuth, x-ratelimit pacing) through `Reddit.request`, which
 returns parsed JSON. Three hooks make its traffic accountable:
 
-* `CountingRequestor` counts every HTTP request, token grants and retries included, so
-  `run_sources.requests` can be held against Reddit's own accounting;
+* `CountingRequestor` takes every HTTP request from the OAuth client's budget first
+  (`SourceContext.spend`: shared by all workers of a distributed crawl, nothing on one
+  machine) and counts it, token grants and retries included, so `run_sources.requests`
+  can be held against Reddit's own accounting;
 * `LoggedRateLimiter` obeys the x-ratelimit headers in bursts (Reddit averages over its
   window to allow them) and takes its sleeps through `SourceContext.wait` (logged with their
-  reason, summed into `rate_limited_seconds`, injectable in tests);
+  reason, summed into `rate_limited_seconds`, injectable in tests); a window found nearly
+  spent holds back every worker on the same client (`SourceContext.penalize`);
 * `_NoRetries` switches off prawcore's own retries (two, after `time.sleep` with random
   jitter nobody can observe); `RedditApi.get` retries instead through `call_with_retries`,
   honouring Retry-After on 429, which praw never retries.
@@ -30,6 +33,7 @@ from crawler.errors import AccessDenied, SourceError
 from crawler.hostfail import host_of
 from crawler.ratelimit import reset_wait, wait_seconds
 from crawler.sources.base import SourceContext
+from crawler.sources.budget import BudgetKey
 from crawler.sources.reddit_parse import MalformedAnswer
 from crawler.sources.retry import Retry, call_with_retries
 
@@ -37,14 +41,25 @@ from crawler.sources.retry import Retry, call_with_retries
 class CountingRequestor(prawcore.Requestor):
     """prawcore's requestor, counting every HTTP request (token grants and retries too).
 
-    It also applies our timeout: prawcore passes its own constant on every call.
+    `before_send` runs before each one is sent (it takes the request from the client's
+    budget). It also applies our timeout: prawcore passes its own constant on every call.
     """
 
-    def __init__(self, *args: Any, on_request: Callable[[], None], timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        on_request: Callable[[], None],
+        timeout: float,
+        before_send: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, timeout=timeout, **kwargs)
         self._on_request = on_request
+        self._before_send = before_send
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
+        if self._before_send is not None:
+            self._before_send()
         self._on_request()
         return super().request(*args, timeout=self.timeout, **kwargs)
 
@@ -61,9 +76,10 @@ class LoggedRateLimiter(RateLimiter):
 
     RESERVE = 5  # requests left unspent in each window, for a token refresh or a second client
 
-    def __init__(self, ctx: SourceContext, *, window_size: int) -> None:
+    def __init__(self, ctx: SourceContext, *, window_size: int, budget: BudgetKey | None = None) -> None:
         super().__init__(window_size=window_size)
         self._ctx = ctx
+        self._budget = budget
 
     def update(self, *, response_headers: Mapping[str, str]) -> None:
         super().update(response_headers=response_headers)
@@ -74,6 +90,8 @@ class LoggedRateLimiter(RateLimiter):
             self.next_request_timestamp_ns = None
         else:
             self.next_request_timestamp_ns = time.monotonic_ns() + int(max(1.0, reset) * 1e9)
+            if self._budget is not None:  # the window is the client's, not this process's
+                self._ctx.penalize(self._budget, max(1.0, reset))
 
     def delay(self) -> None:
         if self.next_request_timestamp_ns is None:
@@ -100,9 +118,21 @@ def user_agent(ctx: SourceContext) -> str:
     return ctx.config.credential("REDDIT_USER_AGENT") or ctx.config.user_agent("python")
 
 
+def budget_key(ctx: SourceContext) -> BudgetKey:
+    """The OAuth client's budget (`[reddit] budget_requests` per `budget_window_seconds`)."""
+    settings = ctx.settings
+    return BudgetKey.of(
+        "reddit",
+        ctx.config.credential("REDDIT_CLIENT_ID") or "",
+        limit=settings.budget_requests,
+        window_seconds=settings.budget_window_seconds,
+    )
+
+
 def build_client(ctx: SourceContext) -> praw.Reddit:
     """A read-only praw client on the configured endpoints that counts and logs its traffic."""
     config = ctx.config
+    budget = budget_key(ctx)
     reddit = praw.Reddit(
         client_id=config.credential("REDDIT_CLIENT_ID"),
         client_secret=config.credential("REDDIT_CLIENT_SECRET"),
@@ -115,12 +145,15 @@ def build_client(ctx: SourceContext) -> praw.Reddit:
         requestor_kwargs={
             "on_request": ctx.count_request,
             "timeout": config.settings.rate_limits.timeout_seconds,
+            "before_send": lambda: ctx.spend(budget),
         },
     )
     # praw exposes no hook for these two; both are prawcore's documented classes.
     session = reddit._core
     assert session is not None  # set by praw.Reddit.__init__
-    session._rate_limiter = LoggedRateLimiter(ctx, window_size=session.rate_limiter.window_size)
+    session._rate_limiter = LoggedRateLimiter(
+        ctx, window_size=session.rate_limiter.window_size, budget=budget
+    )
     session._retry_strategy_class = _NoRetries
     return reddit
 
@@ -162,6 +195,7 @@ class RedditApi:
 
     def __init__(self, ctx: SourceContext, reddit: praw.Reddit) -> None:
         self.ctx, self.reddit = ctx, reddit
+        self.budget = budget_key(ctx)
         # Every call may need both: the API, and the token endpoint when the token is due.
         self.hosts = (host_of(ctx.config.endpoint("reddit")), host_of(ctx.config.endpoint("reddit_auth")))
 
@@ -170,7 +204,7 @@ class RedditApi:
             return self.reddit.request(method="GET", path=path, params=dict(params))
 
         try:
-            return call_with_retries(self.ctx, target, call, classify, hosts=self.hosts)
+            return call_with_retries(self.ctx, target, call, classify, hosts=self.hosts, budget=self.budget)
         except prawcore.OAuthException as exc:
             raise AccessDenied(
                 f"token grant refused ({exc}); check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET",

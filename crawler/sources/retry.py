@@ -20,6 +20,7 @@ from typing import TypeVar
 from crawler.errors import HostUnreachable, RateLimited, SourceError
 from crawler.hostfail import request_host, unreachable_reason
 from crawler.sources.base import SourceContext
+from crawler.sources.budget import BudgetKey
 
 T = TypeVar("T")
 
@@ -40,6 +41,7 @@ def call_with_retries(
     classify: Callable[[BaseException], Retry | None],
     *,
     hosts: Sequence[str | None] = (),
+    budget: BudgetKey | None = None,
 ) -> T:
     """Call `fn`; on a failure `classify` calls retryable, wait and try again, bounded.
 
@@ -48,6 +50,8 @@ def call_with_retries(
     `RateLimited` (for rate limits) or `SourceError`, naming the target and the reason.
     `hosts` are the hosts `fn` talks to: one this run marked unreachable fails the call at
     once (`HostUnreachable`), as does a DNS or connection failure past the host's one retry.
+    A rate-limit wait is shared through `budget`'s key (`SourceContext.penalize`): every
+    worker on the same credential holds back as long as this one does.
     """
     limits = ctx.config.settings.rate_limits
     attempt = 0
@@ -73,5 +77,7 @@ def call_with_retries(
                 raise cls(f"gave up after {attempt + 1} attempts ({decision.reason})", target=target) from exc
             wait = decision.wait if decision.wait is not None else limits.backoff_seconds * 2**attempt
             attempt += 1
+            if decision.rate_limited and budget is not None:
+                ctx.penalize(budget, wait)
             ctx.count_retry(target, decision.reason, attempt)
             ctx.wait(wait, reason=decision.reason, target=target, rate_limited=decision.rate_limited)

@@ -1,8 +1,9 @@
 """The tweepy client dfwatch uses for X: redirected, counted, retried by us, honest.
 
 tweepy's host is fixed (`https://api.twitter.com` inside `BaseClient.request`), so a requests
-adapter mounted on `client.session` rewrites it to `config.endpoint("x")` and counts every
-request sent. `wait_on_rate_limit` stays off: tweepy's own wait recurses forever on a 429
+adapter mounted on `client.session` rewrites it to `config.endpoint("x")`, takes every
+request from the token's budget for its endpoint (`SourceContext.spend`: shared by the
+workers of a distributed crawl, nothing on one machine) and counts it. `wait_on_rate_limit` stays off: tweepy's own wait recurses forever on a 429
 without a reset header; rate limits and 5xx are retried here, bounded (`call_with_retries`,
 which also fails a host that does not resolve at once after its one retry of the run).
 Answers are raw JSON (`return_type=dict`) so the pure parsers (`x_parse`) see what X sent.
@@ -24,12 +25,19 @@ from crawler.hostfail import host_of
 from crawler.ratelimit import wait_seconds
 from crawler.sources import x_parse
 from crawler.sources.base import SourceContext
+from crawler.sources.budget import BudgetKey
 from crawler.sources.retry import Retry, call_with_retries
 
 TWEEPY_HOST = "https://api.twitter.com"  # fixed inside tweepy.BaseClient.request
 SEARCH_PAGE_SIZE = 100  # /2/tweets/search/recent: 10 default, 100 max
 USER_FIELDS = ["public_metrics", "created_at", "protected"]
 TWEET_FIELDS = ["created_at", "public_metrics", "author_id", "possibly_sensitive", "entities"]
+# X limits each endpoint on its own (per app, per 15 minutes); path prefix -> [x] setting.
+BUDGETS = {
+    "/2/users/by": "budget_users_by",
+    "/2/tweets/counts/recent": "budget_counts_recent",
+    "/2/tweets/search/recent": "budget_search_recent",
+}
 
 
 class InvalidRequest(SourceError):
@@ -39,15 +47,24 @@ class InvalidRequest(SourceError):
 class RedirectAdapter(HTTPAdapter):
     """Sends tweepy's requests to the configured base URL, with a timeout, counting each one."""
 
-    def __init__(self, base_url: str, on_send: Callable[[], None], timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        on_send: Callable[[], None],
+        timeout: float,
+        before_send: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(max_retries=0)  # retries are ours, counted and bounded
         self.base_url = base_url.rstrip("/")
         self.on_send = on_send
         self.timeout = timeout
+        self.before_send = before_send  # called with the request's path (its budget)
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         url = request.url or ""
         if url.startswith(TWEEPY_HOST):
+            if self.before_send is not None:
+                self.before_send(url[len(TWEEPY_HOST) :].split("?", 1)[0])
             request.url = self.base_url + url[len(TWEEPY_HOST) :]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout  # tweepy sets none; a stalled socket must not hang the crawl
@@ -113,18 +130,47 @@ class XApi:
         cfg = ctx.config
         self.client = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
         self.client.user_agent = cfg.user_agent()
+        settings = ctx.settings
+        self.budgets = {
+            prefix: BudgetKey.of(
+                "x",
+                token,
+                limit=getattr(settings, name),
+                window_seconds=settings.budget_window_seconds,
+                scope=name.removeprefix("budget_"),
+            )
+            for prefix, name in BUDGETS.items()
+        }
+        # Any other path shares the strictest of the three.
+        self.other = BudgetKey.of(
+            "x",
+            token,
+            limit=min(k.limit for k in self.budgets.values()),
+            window_seconds=settings.budget_window_seconds,
+            scope="other",
+        )
         adapter = RedirectAdapter(
-            cfg.endpoint("x"), ctx.count_request, cfg.settings.rate_limits.timeout_seconds
+            cfg.endpoint("x"),
+            ctx.count_request,
+            cfg.settings.rate_limits.timeout_seconds,
+            before_send=lambda path: ctx.spend(self.budget_for(path)),
         )
         self.client.session.mount(TWEEPY_HOST, adapter)
         self.hosts = (host_of(cfg.endpoint("x")),)
 
+    def budget_for(self, path: str) -> BudgetKey:
+        """The token's budget for one endpoint (`[x] budget_*`)."""
+        return next((k for prefix, k in self.budgets.items() if path.startswith(prefix)), self.other)
+
     def close(self) -> None:
         self.client.session.close()
 
-    def call(self, target: str, fn: Callable[[], Any]) -> dict[str, Any]:
+    def call(self, target: str, fn: Callable[[], Any], path: str = "") -> dict[str, Any]:
+        """`fn` with bounded retries; a 429 on `path` holds back every worker on its budget."""
         try:
-            result = call_with_retries(self.ctx, target, fn, classify, hosts=self.hosts)
+            result = call_with_retries(
+                self.ctx, target, fn, classify, hosts=self.hosts, budget=self.budget_for(path)
+            )
         except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
             raise AccessDenied(_problem(exc), target=target) from None
         except tweepy.BadRequest as exc:
@@ -145,12 +191,14 @@ class XApi:
         return self.call(
             f"x users ({len(handles)})",
             lambda: self.client.get_users(usernames=list(handles), user_fields=USER_FIELDS),
+            "/2/users/by",
         )
 
     def counts(self, query: str, start: datetime) -> dict[str, Any]:
         return self.call(
             f"x counts {query!r}",
             lambda: self.client.get_recent_tweets_count(query, granularity="day", start_time=start),
+            "/2/tweets/counts/recent",
         )
 
     def search(
@@ -169,4 +217,8 @@ class XApi:
             params["until_id"] = until_id
         if token:
             params["next_token"] = token
-        return self.call(f"x search {query!r}", lambda: self.client.search_recent_tweets(query, **params))
+        return self.call(
+            f"x search {query!r}",
+            lambda: self.client.search_recent_tweets(query, **params),
+            "/2/tweets/search/recent",
+        )
