@@ -72,12 +72,12 @@ def call_with_retries(
                 message = f"host {host or '?'} unreachable: {why}"
                 if not ctx.hosts.failed(host, message):
                     raise HostUnreachable(message, target=target) from exc
+            wait = decision.wait if decision.wait is not None else limits.backoff_seconds * 2**attempt
+            if decision.rate_limited and budget is not None:
+                ctx.penalize(budget, wait)  # also when this worker gives up: the others must wait
             if attempt >= limits.max_retries:
                 cls = RateLimited if decision.rate_limited else SourceError
                 raise cls(f"gave up after {attempt + 1} attempts ({decision.reason})", target=target) from exc
-            wait = decision.wait if decision.wait is not None else limits.backoff_seconds * 2**attempt
             attempt += 1
-            if decision.rate_limited and budget is not None:
-                ctx.penalize(budget, wait)
             ctx.count_retry(target, decision.reason, attempt)
             ctx.wait(wait, reason=decision.reason, target=target, rate_limited=decision.rate_limited)
