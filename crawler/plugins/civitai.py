@@ -97,6 +97,19 @@ class CivitaiSettings(Strict):
     max_pages: int = Field(
         10, ge=1, le=100, description="search pages (100 models each) per search per crawl"
     )
+    # Civitai publishes no limit; its edge answers 429 past a burst. A guess, kept modest.
+    budget_requests: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="distributed crawl: requests per window per API key (per machine without one)",
+    )
+    budget_window_seconds: int = Field(
+        60,
+        ge=1,
+        le=86_400,
+        description="distributed crawl: the sliding window of `budget_requests` (seconds)",
+    )
 
 
 def _targets(section: CivitaiWatch, make: TargetMaker) -> list[WatchTarget]:

@@ -68,6 +68,20 @@ class HuggingFaceSettings(Strict):
     max_pages: int = Field(
         10, ge=1, le=100, description="listing pages per author or search per crawl (the Hub pages them)"
     )
+    # The Hub allows 1,000 API calls per 5 minutes with a free token, 500 per IP without one;
+    # ten are kept back for requests in flight at a window's edge.
+    budget_requests_token: int = Field(
+        990, ge=1, le=100_000, description="distributed crawl: calls per window with HF_TOKEN, all workers"
+    )
+    budget_requests_anonymous: int = Field(
+        490, ge=1, le=100_000, description="distributed crawl: calls per window without a token, per machine"
+    )
+    budget_window_seconds: int = Field(
+        300,
+        ge=1,
+        le=86_400,
+        description="distributed crawl: the sliding window of the Hub's budgets (seconds)",
+    )
 
 
 def _targets(section: HuggingFaceWatch, make: TargetMaker) -> list[WatchTarget]:

@@ -8,12 +8,15 @@ backoff of `[rate_limits]` (the docs advise from about 1 s), bounded by `max_ret
 to another site (adult content moved to a second domain in April 2026) fails its target with
 the new host named, so the operator sets that entry's `endpoint`.
 
+Every request is taken from a budget first (`SourceContext.spend`): the API key's, shared
+by all workers of a distributed crawl, else this machine's; nothing on a single machine.
 Only `/api/v1/models` and `/api/v1/models/{id}` are requested; nothing in an answer (file,
 image or avatar URLs) is ever fetched.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from crawler.errors import AccessDenied, SourceError
 from crawler.sources.base import SourceContext
+from crawler.sources.budget import BudgetKey
 from crawler.sources.civitai_parse import MalformedAnswer
 from crawler.sources.retry import Retry, call_with_retries
 
@@ -31,14 +35,18 @@ API = "/api/v1/models"
 
 
 class _CountingAdapter(HTTPAdapter):
-    def __init__(self, ctx: SourceContext) -> None:
+    """Only the models API; every request taken from the budget (`SourceContext.spend`), then counted."""
+
+    def __init__(self, ctx: SourceContext, budget: BudgetKey) -> None:
         super().__init__(max_retries=0)  # retries are ours, counted and bounded
         self.ctx = ctx
+        self.budget = budget
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         path = urlsplit(request.url or "").path
         if not (path == API or path.startswith(API + "/")):
             raise SourceError(f"refused to request {path} (only the models API is used)", target="civitai")
+        self.ctx.spend(self.budget)
         self.ctx.count_request()
         return super().send(request, *args, **kwargs)
 
@@ -83,7 +91,15 @@ class CivitaiApi:
         self.ctx = ctx
         self.timeout = ctx.config.settings.rate_limits.timeout_seconds
         self.session = requests.Session()
-        adapter = _CountingAdapter(ctx)
+        settings = ctx.settings
+        # The API key's budget, shared by every worker; without a key, this machine's (per IP).
+        self.budget = BudgetKey.of(
+            "civitai",
+            api_key or f"anonymous@{socket.gethostname()}",
+            limit=settings.budget_requests,
+            window_seconds=settings.budget_window_seconds,
+        )
+        adapter = _CountingAdapter(ctx, self.budget)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = ctx.config.user_agent()
@@ -113,7 +129,7 @@ class CivitaiApi:
             return response
 
         try:
-            response = call_with_retries(self.ctx, target, once, _classify)
+            response = call_with_retries(self.ctx, target, once, _classify, budget=self.budget)
         except requests.RequestException as exc:
             raise SourceError(f"request failed: {type(exc).__name__}", target=target) from None
         status = response.status_code

@@ -7,7 +7,10 @@ a time per process) dfwatch installs a client whose transport, `HubTransport`:
 * sends only to the configured endpoint and only to `/api/models...` and `/api/spaces...`: a
   file, a download or telemetry URL is refused before it leaves (`RequestRefused`); a link the
   Hub returns on its default host is rewritten to the configured endpoint;
-* counts every request sent (`SourceContext.count_request`);
+* takes every request from its budget first (`SourceContext.spend`: the token's, shared by
+  all workers of a distributed crawl, or without a token this machine's, as the Hub limits
+  anonymous calls per IP; nothing on a single-machine crawl) and counts it
+  (`SourceContext.count_request`); a 429 or a spent window holds back every worker on it;
 * obeys the Hub's `RateLimit: "api";r=<left>;t=<seconds>` header: once the window has at most
   `RESERVE` calls left, the next request waits for its reset (`SourceContext.wait`);
 * retries 429, 5xx and lost connections itself (`call_with_retries`: bounded, honouring the
@@ -28,6 +31,7 @@ under HF_HOME, so `HF_HUB_DISABLE_TELEMETRY=1` is set before huggingface_hub is 
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +56,7 @@ from huggingface_hub.utils._http import default_client_factory
 from crawler import __version__
 from crawler.errors import AccessDenied, SourceError
 from crawler.sources.base import SourceContext
+from crawler.sources.budget import BudgetKey
 from crawler.sources.huggingface_parse import MODEL_FIELDS, SPACE_FIELDS, MalformedAnswer, server_words
 from crawler.sources.retry import Retry, call_with_retries
 
@@ -111,8 +116,11 @@ class HubTransport(httpx2.BaseTransport):
 
     RESERVE = 2  # calls left unspent in a window (a second client on the same IP, a retry)
 
-    def __init__(self, ctx: SourceContext, endpoint: str, timeout: float) -> None:
+    def __init__(
+        self, ctx: SourceContext, endpoint: str, timeout: float, budget: BudgetKey | None = None
+    ) -> None:
         self.ctx = ctx
+        self.budget = budget
         self.base = httpx2.URL(endpoint.rstrip("/") + "/")
         self.prefix = self.base.path.rstrip("/")
         self.inner = httpx2.HTTPTransport(retries=0)
@@ -157,6 +165,8 @@ class HubTransport(httpx2.BaseTransport):
         if left <= self.RESERVE:
             self._wait_until = time.monotonic() + max(1, reset)
             self._wait_reason = f"ratelimit remaining={left} reset={reset}s"
+            if self.budget is not None:  # the window is the token's (or the IP's), not this process's
+                self.ctx.penalize(self.budget, max(1, reset))
         else:
             self._wait_until = None
 
@@ -175,6 +185,8 @@ class HubTransport(httpx2.BaseTransport):
 
         def once() -> httpx2.Response:
             self._pace(target)
+            if self.budget is not None:
+                self.ctx.spend(self.budget)
             self.ctx.count_request()
             self.paths.append(path)
             request.extensions["timeout"] = httpx2.Timeout(self.timeout).as_dict()
@@ -195,7 +207,7 @@ class HubTransport(httpx2.BaseTransport):
                 raise _Retryable(str(status), wait, status == 429)
             return response
 
-        return call_with_retries(self.ctx, target, once, _classify)
+        return call_with_retries(self.ctx, target, once, _classify, budget=self.budget)
 
     def close(self) -> None:
         self.inner.close()
@@ -225,7 +237,14 @@ class HubClient:
         self.ctx = ctx
         self.endpoint = cfg.endpoint("huggingface")
         timeout = cfg.settings.rate_limits.timeout_seconds
-        self.transport = HubTransport(ctx, self.endpoint, timeout)
+        settings = ctx.settings
+        budget = BudgetKey.of(
+            "huggingface",
+            token or f"anonymous@{socket.gethostname()}",
+            limit=settings.budget_requests_token if token else settings.budget_requests_anonymous,
+            window_seconds=settings.budget_window_seconds,
+        )
+        self.transport = HubTransport(ctx, self.endpoint, timeout, budget)
         self.api = HfApi(
             endpoint=self.endpoint,
             token=token or False,  # never the operator's own saved token
