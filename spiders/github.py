@@ -15,6 +15,7 @@ that did not change.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,9 @@ from scrapy.http import Request, Response
 
 from crawler.parsing import iso_to_utc
 from crawler.records import CommunityObservation, utcnow
+from crawler.sources.budget import BudgetKey
 from spiders.base import DfwatchSpider, json_body, original_url
+from spiders.middlewares import BUDGET_META
 from spiders.parsers.github import (
     RepoFacts,
     block_reason,
@@ -60,6 +63,17 @@ class GithubSpider(DfwatchSpider):
         if etag:
             self.ctx.checkpoint(url, json.dumps({"etag": etag.decode("latin-1"), "data": data}))
 
+    def budget(self) -> BudgetKey:
+        """The token's budget (shared by all workers), or this machine's without a token (per IP)."""
+        token = self.ctx.config.credential("GITHUB_TOKEN")
+        settings = self.ctx.settings
+        return BudgetKey.of(
+            "github",
+            token or f"anonymous@{socket.gethostname()}",
+            limit=settings.budget_requests_token if token else settings.budget_requests_anonymous,
+            window_seconds=settings.budget_window_seconds,
+        )
+
     def api_request(self, url: str, callback: Any, target: WatchTarget, **cb_kwargs: Any) -> Request:
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         token = self.ctx.config.credential("GITHUB_TOKEN")
@@ -68,7 +82,8 @@ class GithubSpider(DfwatchSpider):
         state = self._state(url)
         if state and state.get("etag"):
             headers["If-None-Match"] = state["etag"]
-        return self.request(url, callback, target, headers=headers, cb_kwargs=cb_kwargs)
+        meta = {BUDGET_META: self.budget()}
+        return self.request(url, callback, target, headers=headers, meta=meta, cb_kwargs=cb_kwargs)
 
     # -- crawl ------------------------------------------------------------------------
     def requests_for(self, target: WatchTarget) -> Iterator[Request]:

@@ -1,4 +1,4 @@
-"""Downloader middlewares: count every request, and retry the way the server asks.
+"""Downloader middlewares: count every request, spend it from a budget, retry the way the server asks.
 
 Scrapy's own RetryMiddleware ignores `Retry-After` and retries 429 at once (DESIGN.md,
 measured). `RateLimitRetryMiddleware` takes its place: it decides *whether* and *how long*
@@ -7,6 +7,12 @@ blocking the reactor, and leaves the retry itself to Scrapy's `get_retry_request
 `RETRY_TIMES` bound, the priority adjustment, the `retry/count`, `retry/reason_count/<why>`
 and `retry/max_reached` stats). Every retry and rate-limit wait is also counted on the
 spider's SourceContext (→ run_sources).
+
+`RequestBudgetMiddleware` takes each request that names a budget (`request.meta[BUDGET_META]`,
+a `BudgetKey` set by the spider) from the spider context's budget before it is sent: shared
+by all workers of a distributed crawl (crawler.cluster.budget), nothing on one machine. It
+waits in a thread, so the reactor keeps serving the other sites meanwhile; a rate-limit
+retry on such a request holds back every worker on the same credential (`penalize`).
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
-from twisted.internet import task
+from twisted.internet import task, threads
 
+from crawler.sources.budget import BudgetKey, Unmetered
 from spiders.parsers.ratelimit import retry_advice
 
 if TYPE_CHECKING:
@@ -32,6 +39,7 @@ log = logging.getLogger("dfwatch.spiders.retry")
 
 GAVE_UP_META = "dfwatch_gave_up"  # why the answer the spider sees is still a failure
 TOO_LONG_STAT = "retry/wait_too_long"  # rate limits not waited for (longer than max_wait_seconds)
+BUDGET_META = "dfwatch_budget"  # the BudgetKey a request is spent from
 
 
 def _ctx(crawler: Crawler) -> SourceContext | None:
@@ -62,6 +70,28 @@ class RequestCounterMiddleware:
         ctx = _ctx(self.crawler)
         if ctx is not None and not isinstance(exception, IgnoreRequest):
             ctx.count_request()
+
+
+class RequestBudgetMiddleware:
+    """Spends each request from its budget before it is sent (see the module docstring)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RequestBudgetMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        ctx = _ctx(self.crawler)
+        key = request.meta.get(BUDGET_META)
+        if ctx is None or not isinstance(key, BudgetKey) or isinstance(ctx.budget, Unmetered):
+            return None
+        waited = await maybe_deferred_to_future(threads.deferToThread(ctx.budget.acquire, key))
+        if waited > 0:
+            ctx.stats.rate_limited_seconds += waited
+            log.info("source=%s budget=%s wait=%.1fs reason=shared budget", ctx.name, key, waited)
+        return None
 
 
 class RateLimitRetryMiddleware:
@@ -139,6 +169,9 @@ class RateLimitRetryMiddleware:
             ctx.count_retry(target, reason, attempt)
             if rate_limited:
                 ctx.stats.rate_limited_seconds += wait
+                key = request.meta.get(BUDGET_META)
+                if isinstance(key, BudgetKey) and not isinstance(ctx.budget, Unmetered):
+                    await maybe_deferred_to_future(threads.deferToThread(ctx.penalize, key, wait))
         log.info(
             "source=%s target=%s retry attempt=%d wait=%.1fs reason=%s", source, target, attempt, wait, reason
         )

@@ -52,6 +52,9 @@ def scrapy_settings(config: Config, overrides: Mapping[str, Any] | None = None) 
             # After the retry middleware on the way out, before it on the way back: a host that
             # does not resolve or refuses is retried once a run, then failed at once.
             "spiders.unreachable.UnreachableHostMiddleware": 560,
+            # Spent from the credential's budget after every decision to send (a retry too),
+            # just before the counter: what the budget counts is what is sent.
+            "spiders.middlewares.RequestBudgetMiddleware": 940,
             # Closest to the network, so every request sent is counted, retries included.
             "spiders.middlewares.RequestCounterMiddleware": 950,
         },

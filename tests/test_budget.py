@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 
 from crawler.config import Config, load_config
 from crawler.errors import RateLimited, SourceError
@@ -285,3 +286,41 @@ def test_sim_limiter_reports_requests_per_key_and_window() -> None:
     assert limiter.requests("client-a") == 6
     limiter.forget()
     assert limiter.windows() == []
+
+
+@needs_redis
+@pytest_twisted.ensureDeferred
+async def test_spider_requests_spend_the_tokens_budget(make_config: Any, prefix: str) -> None:
+    from scrapy.crawler import CrawlerRunner
+
+    from crawler.cluster.budget import RedisBudget
+    from crawler.sources.registry import get_source
+    from spiders.runner import schedule, settle
+    from spiders.settings import scrapy_settings
+    from tests.fakes.web import FakeGithub, FakeWeb
+
+    with FakeWeb() as web:
+        gh = FakeGithub(web)
+        gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[10, 20], [5]])
+        gh.repo("old/tool", archived=True, releases=[[]])
+        config = make_config(
+            {"github": {"repos": ["iperov/DeepFaceLab", "old/tool"]}},
+            "[rate_limits]\nmax_retries = 2\nbackoff_seconds = 0\n",
+            env={"DFWATCH_ENDPOINT_GITHUB": web.url, "GITHUB_TOKEN": "ghp_budget_test_token"},
+        )
+        budget = RedisBudget.from_url(REDIS_URL, prefix=prefix)
+        ctx = SourceContext("github", config, lambda record: None, budget=budget)
+        fast = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "DFWATCH_ALLOW_PRIVATE_HOSTS": True}
+        runner = CrawlerRunner(scrapy_settings(config, fast))
+        watches = schedule(runner, [(get_source("github"), ctx)])  # type: ignore[list-item]
+        await runner.join()
+        settle(watches)
+        hits = len(web.hits)
+    client = redis.Redis.from_url(REDIS_URL)
+    key = BudgetKey.of("github", "ghp_budget_test_token", limit=830, window_seconds=600)
+    spent = [
+        k for k in client.scan_iter(match=prefix + "*") if k.decode().startswith(prefix + key.name + "@")
+    ]
+    assert hits == ctx.stats.requests == 5  # 1 + 2 release pages, 1 + 1
+    assert sum(int(client.get(k) or 0) for k in spent) == hits  # every request sent was spent first
+    assert ctx.stats.errors == 0

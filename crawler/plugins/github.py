@@ -32,6 +32,27 @@ class GithubSettings(Strict):
     max_release_pages: int = Field(
         10, ge=1, le=100, description="release pages per repository (100 releases a page)"
     )
+    # GitHub allows 5,000 requests an hour per token (60 per IP without one). Kept per 10
+    # minutes, as six such windows make an hour: the sliding window's cost grows with its
+    # length (measured: 9 ms an acquisition at 600 s, 138 ms at 3,600 s).
+    budget_requests_token: int = Field(
+        830,
+        ge=1,
+        le=100_000,
+        description="distributed crawl: requests per window with GITHUB_TOKEN, all workers",
+    )
+    budget_requests_anonymous: int = Field(
+        10,
+        ge=1,
+        le=100_000,
+        description="distributed crawl: requests per window without a token, per machine",
+    )
+    budget_window_seconds: int = Field(
+        600,
+        ge=1,
+        le=86_400,
+        description="distributed crawl: the sliding window of GitHub's budgets (seconds)",
+    )
 
 
 def _targets(section: GithubWatch, make: TargetMaker) -> list[WatchTarget]:
