@@ -324,3 +324,15 @@ async def test_spider_requests_spend_the_tokens_budget(make_config: Any, prefix:
     assert hits == ctx.stats.requests == 5  # 1 + 2 release pages, 1 + 1
     assert sum(int(client.get(k) or 0) for k in spent) == hits  # every request sent was spent first
     assert ctx.stats.errors == 0
+
+
+@needs_redis
+def test_a_workers_budget_takes_its_bound_from_the_config(tmp_path: Path) -> None:
+    from crawler.cluster.budget import RedisBudget
+
+    config = _config(
+        str(_config_dir(tmp_path, "[rate_limits]\nmax_wait_seconds = 42\n")), "http://127.0.0.1:9"
+    )
+    budget = RedisBudget.for_config(config, REDIS_URL)
+    assert budget.max_wait_seconds == 42
+    assert budget.client.ping()

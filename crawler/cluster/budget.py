@@ -35,7 +35,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from dramatiq.rate_limits import WindowRateLimiter
@@ -43,6 +43,9 @@ from dramatiq.rate_limits.backends import RedisBackend
 
 from crawler.errors import RateLimited, SourceError
 from crawler.sources.budget import BudgetKey
+
+if TYPE_CHECKING:
+    from crawler.config import Config
 
 __all__ = ["DEFAULT_PREFIX", "RedisBudget"]
 
@@ -86,6 +89,12 @@ class RedisBudget:
     def from_url(cls, url: str, **kwargs: Any) -> RedisBudget:
         """A budget on the Redis at `url` (the broker's: `[cluster] broker`, DFWATCH_BROKER_URL)."""
         return cls(redis.Redis.from_url(url), **kwargs)
+
+    @classmethod
+    def for_config(cls, config: Config, url: str) -> RedisBudget:
+        """The budget a worker passes to every `SourceContext` (`budget=`): the broker's Redis,
+        waits bounded by `[rate_limits] max_wait_seconds`."""
+        return cls.from_url(url, max_wait_seconds=config.settings.rate_limits.max_wait_seconds)
 
     def _name(self, key: BudgetKey) -> str:
         return self.prefix + key.name
