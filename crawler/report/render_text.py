@@ -100,9 +100,15 @@ TOOL_COLUMNS: list[Column] = [
     ("mentions_prev_7d", "previous 7d", fmt_count),
     ("mentions_total", "total", fmt_count),
 ]
+
+
+def fmt_usd(v: Any) -> str:
+    return MISSING if v is None else f"{v:,.2f}"
+
+
 SPEND_COLUMNS: list[Column] = [
     ("source", "source", fmt_text),
-    ("cost_usd", "USD (estimated)", lambda v: MISSING if v is None else f"{v:,.2f}"),
+    ("cost_usd", "USD (estimated)", fmt_usd),
     ("runs", "runs", fmt_count),
 ]
 DOMAIN_COLUMNS: list[Column] = [
@@ -118,6 +124,7 @@ COVERAGE_COLUMNS: list[Column] = [
     ("failed", "failed", fmt_count),
     ("skipped", "skipped", fmt_count),
     ("targets_failed", "targets failed", fmt_count),
+    ("cost_usd", "USD (estimated)", fmt_usd),
 ]
 NUMERIC = {
     "members",
@@ -140,6 +147,7 @@ NUMERIC = {
     "failed",
     "skipped",
     "targets_failed",
+    "cost_usd",
 }
 
 
