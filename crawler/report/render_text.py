@@ -60,9 +60,14 @@ def fmt_time(v: Any) -> str:
 
 def community_name(c: dict[str, Any]) -> str:
     """How people write the handle: r/name, @name, #tag; a repo or URL as it is."""
-    prefix = {"subreddit": "r/", "account": "@", "hashtag": "#", "channel": "t.me/"}.get(
-        c.get("kind", ""), ""
-    )
+    prefix = {
+        "subreddit": "r/",
+        "account": "@",
+        "hashtag": "#",
+        "channel": "t.me/",  # Telegram's channels, groups and bots all live at t.me/<name>
+        "group": "t.me/",
+        "bot": "t.me/",
+    }.get(c.get("kind", ""), "")
     return f"{prefix}{c['handle']}"
 
 
