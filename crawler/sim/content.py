@@ -98,12 +98,15 @@ class Item:
     flair: str | None
     fate: str = "visible"  # visible | removed | deleted
     fate_at: float | None = None
+    settled: bool = False  # scripted by a test (scenario.post): its counts hold from the start
 
     def state(self, now: float) -> str:
         return self.fate if self.fate_at is not None and now >= self.fate_at else "visible"
 
     def grown(self, value: int, now: float, days: float = 2.0) -> int:
         """A count that climbs to `value` over the first `days` after posting."""
+        if self.settled:
+            return value
         age = max(0.0, now - self.created)
         return round(value * min(1.0, age / (days * DAY)))
 
