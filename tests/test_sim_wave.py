@@ -264,3 +264,37 @@ def test_crawls_of_the_chapter_feed_the_growth_table_and_the_status_timeline(
         == "AccountTakedown: Account has been suspended"
     )
     assert ("github", "sim-forks/faceswap-unlocked", "blocked") in timeline
+
+
+# --------------------------------------------------------------------------- forums
+
+
+def test_forum_pages_have_the_shapes_the_parsers_are_tested_against(sim: Simulation) -> None:
+    from parsel import Selector
+
+    from crawler.sim.scenario import set_status, steady
+
+    steady(sim.world, "forums", "forum", "board", 500, title="Sim Board", engine="phpbb")
+    steady(sim.world, "forums", "forum", "site", 900, engine="discourse")
+    steady(sim.world, "forums", "forum", "old", 90, engine="discourse", old_counters=True)
+    page = Selector(text=get(f"{sim.url}/forums/board").text)
+    shape = Selector(text=(ROOT / "tests" / "fakes" / "data" / "web" / "phpbb_index.html").read_text())
+    for css in ("title::text", ".stat-block.online-list p strong", ".stat-block.statistics p strong"):
+        assert page.css(css) and shape.css(css), css  # the blocks the parser reads, on both
+    assert page.css("title::text").get() == "Sim Board - Index page"
+    assert "Total members <strong>500</strong>" in page.get()
+    about = recorded_web("discourse_about.json")["about"]
+    site = get(f"{sim.url}/forums/site/about.json").json()["about"]
+    assert set(site) == set(about) and set(site["stats"]) <= set(about["stats"])
+    old = get(f"{sim.url}/forums/old/about.json").json()["about"]["stats"]
+    assert {"user_count", "post_count", "topic_count"} <= set(old) and old["user_count"] == 90
+    assert get(f"{sim.url}/forums/site").status_code == 404  # a Discourse site has no phpBB index
+    set_status(sim.world, sim.world.get("forums", "forum", "board"), "suspended")
+    assert "This board is currently disabled." in get(f"{sim.url}/forums/board").text
+
+
+def recorded_web(name: str) -> Any:
+    import json
+
+    data = json.loads((ROOT / "tests" / "fakes" / "data" / "web" / name).read_text())
+    return data.get("body", data)

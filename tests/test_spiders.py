@@ -20,6 +20,8 @@ from crawler.config import Config, WatchTarget
 from crawler.db.store import Store
 from crawler.enrich import Enricher
 from crawler.records import Record
+from crawler.sim.scenario import set_status, steady
+from crawler.sim.server import Simulation
 from crawler.sink import StoreState
 from crawler.sources.base import SourceContext
 from crawler.sources.registry import get_source
@@ -32,10 +34,8 @@ from tests.fakes.web import (
     arctic_shift_subreddit,
     discord_expired,
     discord_invite,
-    discourse_forum,
     fixture,
     mastodon_tag,
-    phpbb_forum,
     robots,
     telegram_channel,
     telegram_no_preview,
@@ -377,17 +377,46 @@ async def test_robots_txt_disallow_is_never_fetched(
 
 @pytest_twisted.ensureDeferred
 async def test_forums_phpbb_page_and_discourse_api(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    phpbb = phpbb_forum(web)
-    discourse = discourse_forum(web)
-    web.add("/broken", Answer(200, "<html><body>This board is currently disabled.</body></html>"))
+    steady(
+        sim.world,
+        "forums",
+        "forum",
+        "faceswap",
+        6789,
+        title="Faceswap Forum",
+        engine="phpbb",
+        stats={"posts": 12345, "topics": 4321, "online": 12},
+    )
+    steady(
+        sim.world,
+        "forums",
+        "forum",
+        "example",
+        9120,
+        engine="discourse",
+        stats={"posts": 38211, "topics": 4512, "active_7": 312},
+    )
+    steady(
+        sim.world,
+        "forums",
+        "forum",
+        "legacy",
+        70,
+        engine="discourse",
+        old_counters=True,  # user_count, post_count, topic_count
+        stats={"posts": 400, "topics": 50, "active_7": 9},
+    )
+    set_status(sim.world, steady(sim.world, "forums", "forum", "broken", engine="phpbb"), "suspended")
+    phpbb, discourse, legacy = (f"{sim.url}/forums/{name}" for name in ("faceswap", "example", "legacy"))
     config = make_config(
         {
             "forums": [
                 {"url": phpbb, "engine": "phpbb"},
                 {"url": discourse, "engine": "discourse"},
-                {"url": f"{web.url}/broken", "engine": "phpbb"},
+                {"url": legacy, "engine": "discourse"},
+                {"url": f"{sim.url}/forums/broken", "engine": "phpbb"},
             ]
         },
         LIMITS,
@@ -403,11 +432,12 @@ async def test_forums_phpbb_page_and_discourse_api(
         "topics": 4512,
         "active_users": 312,
     }
+    assert h.metrics(legacy) == {"members": 70, "posts_total": 400, "topics": 50, "active_users": 9}
     sources = h.rows("select distinct source from metrics order by source")
     assert [s.source for s in sources] == ["discourse_api", "forum_page"]
-    assert h.community(phpbb).title == "Faceswap Forum"
+    assert h.community(phpbb).title == "Faceswap Forum"  # the " - Index page" suffix stripped
     assert ctx.stats.failures == [
-        f"{web.url}/broken: unreadable phpbb page: no phpBB statistics block on the page"
+        f"{sim.url}/forums/broken: unreadable phpbb page: no phpBB statistics block on the page"
     ]
 
 

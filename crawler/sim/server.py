@@ -3,7 +3,8 @@
 Paths do not collide across the platforms dfwatch uses (Reddit /api/info, /r/...; X /2/...;
 GitHub /repos/...; Discord /api/v9/invites/...; Telegram /s/... and /robots.txt; Arctic
 Shift /api/time_series; Mastodon /api/v1/tags/...; Forgejo /api/v1/repos/...; Bluesky
-/xrpc/...; Hugging Face /api/models, /api/spaces; Civitai /api/v1/models), so one base URL
+/xrpc/...; Hugging Face /api/models, /api/spaces; Civitai /api/v1/models; forums
+/forums/{name}/...), so one base URL
 serves as every
 platform's endpoint. Every answer carries `X-Sim-Now`, the simulated time it describes.
 
@@ -38,6 +39,7 @@ from crawler.sim.clock import SIM_NOW_HEADER
 from crawler.sim.discord import Discord
 from crawler.sim.faults import Fault, FaultPlan
 from crawler.sim.forgejo import Forgejo
+from crawler.sim.forums import Forums
 from crawler.sim.github import GitHub
 from crawler.sim.huggingface import HuggingFace
 from crawler.sim.mastodon import Mastodon
@@ -62,6 +64,7 @@ PLATFORM_CLASSES: tuple[type[Platform], ...] = (
     Bluesky,
     HuggingFace,
     Civitai,
+    Forums,
 )
 # Every declared endpoint points here (crawler.plugins: declarations only, no client code),
 # so a crawl driven by the simulation can reach no other address.
