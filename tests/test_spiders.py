@@ -28,13 +28,8 @@ from crawler.sources.registry import get_source
 from spiders.runner import schedule, settle
 from spiders.settings import scrapy_settings
 from tests.fakes.web import (
-    Answer,
-    FakeGithub,
     FakeWeb,
     arctic_shift_subreddit,
-    discord_expired,
-    discord_invite,
-    fixture,
     mastodon_tag,
     robots,
     telegram_channel,
@@ -113,20 +108,36 @@ def _now() -> Any:
 
 # --------------------------------------------------------------------------- GitHub
 
+# The repository object of tests/fakes/data/web/github_repo.json, pinned on the simulated one.
+GITHUB_FIELDS = {"forks_count": 1793, "subscribers_count": 111, "open_issues_count": 357}
+
+
+def github_repo(
+    sim: Simulation, full_name: str, stars: int, releases: list[int] | None = None, **extra: Any
+) -> Any:
+    return steady(
+        sim.world,
+        "github",
+        "repo",
+        full_name,
+        stars,
+        fields=GITHUB_FIELDS,
+        release_downloads=releases or [],
+        **extra,
+    )
+
 
 @pytest_twisted.ensureDeferred
 async def test_github_repositories_store_metrics_and_statuses(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    gh = FakeGithub(web)
-    gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[10, 20], [5]])
-    gh.repo("old/tool", archived=True, releases=[[]])
-    gh.blocked("dmca/tool")
-    gh.missing("gone/tool")
+    github_repo(sim, "iperov/DeepFaceLab", 45000, [10, 20, *[0] * 98, 5])  # 101 releases: 2 pages of 100
+    set_status(sim.world, github_repo(sim, "old/tool", 10), "archived")
+    set_status(sim.world, github_repo(sim, "dmca/tool", 10), "blocked", "dmca")
     config = make_config(
         {"github": {"repos": ["iperov/DeepFaceLab", "old/tool", "dmca/tool", "gone/tool"]}},
         LIMITS,
-        env={"DFWATCH_ENDPOINT_GITHUB": web.url, "GITHUB_TOKEN": "ghp_test"},
+        env={"DFWATCH_ENDPOINT_GITHUB": sim.url, "GITHUB_TOKEN": "ghp_test"},
     )
     h = Harness(config, sqlite_engine)
     ctx = h.context("github")
@@ -153,28 +164,20 @@ async def test_github_repositories_store_metrics_and_statuses(
     assert h.community("gone/tool").status == "not_found"
     assert h.metrics("gone/tool") == {}
     # The token goes in the Authorization header of every API request.
-    assert {hit.headers.get("authorization") for hit in web.hits} == {"Bearer ghp_test"}
-    assert ctx.stats.requests == len(web.hits) == 7  # 1+2 pages, 1+1, 1, 1
+    assert {x.request.header("authorization") for x in sim.exchanges()} == {"Bearer ghp_test"}
+    assert ctx.stats.requests == len(sim.exchanges()) == 7  # 1+2 pages, 1+1, 1, 1
     assert ctx.stats.errors == 0
 
 
 @pytest_twisted.ensureDeferred
 async def test_renamed_repository_redirect_is_followed(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    gh = FakeGithub(web)
-    gh.repo("newowner/tool", stars=10, releases=[[4]])
+    github_repo(sim, "newowner/tool", 10, [4])
     # GitHub answers a renamed repository with 301 to its new location.
-    web.add(
-        "/repos/oldowner/tool",
-        Answer(301, {"message": "Moved Permanently"}, {"Location": f"{web.url}/repos/newowner/tool"}),
-    )
-    web.add(
-        "/repos/oldowner/tool/releases",
-        Answer(301, b"", {"Location": f"{web.url}/repos/newowner/tool/releases?per_page=100"}),
-    )
+    github_repo(sim, "oldowner/tool", 10, moved_to="newowner/tool")
     config = make_config(
-        {"github": {"repos": ["oldowner/tool"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url}
+        {"github": {"repos": ["oldowner/tool"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": sim.url}
     )
     h = Harness(config, sqlite_engine)
     ctx = h.context("github")
@@ -183,27 +186,29 @@ async def test_renamed_repository_redirect_is_followed(
     assert h.metrics("oldowner/tool")["stars"] == 10
     assert h.metrics("oldowner/tool")["release_downloads"] == 4
     assert h.community("oldowner/tool").url == "https://github.com/newowner/tool"
+    assert sorted(x.status for x in sim.exchanges()) == [200, 200, 301, 301]
     assert ctx.stats.requests == 4 and ctx.stats.errors == 0
 
 
 @pytest_twisted.ensureDeferred
 async def test_unchanged_repository_costs_no_quota_and_continues_the_series(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    gh = FakeGithub(web)
-    gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[7]])
+    github_repo(sim, "iperov/DeepFaceLab", 45000, [7])
     config = make_config(
-        {"github": {"repos": ["iperov/DeepFaceLab"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url}
+        {"github": {"repos": ["iperov/DeepFaceLab"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": sim.url}
     )
     h = Harness(config, sqlite_engine)
     await h.crawl(h.context("github"))
-    spent = gh.quota_used
+    first = sim.exchanges()
     await h.crawl(h.context("github"))
 
-    assert spent == 2
-    assert gh.quota_used == spent  # both answers were 304 Not Modified
-    second_run = web.hits[2:]
-    assert [hit.headers.get("if-none-match") for hit in second_run] == ['"v1"', '"rel1-v1"']
+    second_run = sim.exchanges()[2:]
+    assert [x.status for x in first] == [200, 200] and [x.status for x in second_run] == [304, 304]
+    assert [x.request.header("if-none-match") for x in second_run] == [x.headers["etag"] for x in first]
+    # Both answers were 304 Not Modified: the quota the first crawl spent is all that was spent.
+    used = [int(x.headers["x-ratelimit-used"]) for x in sim.exchanges()]
+    assert used == [1, 2, 2, 2]
     rows = h.rows(
         "select metric, value from metrics where metric in ('stars', 'release_downloads') order by metric, observed_at"
     )
@@ -212,24 +217,19 @@ async def test_unchanged_repository_costs_no_quota_and_continues_the_series(
 
 @pytest_twisted.ensureDeferred
 async def test_rate_limit_longer_than_max_wait_fails_the_target_without_waiting(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    import time
-
-    web.add(
-        "/repos/a/b",
-        Answer(
-            403,
-            {"message": "API rate limit exceeded"},
-            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)},
-        ),
-    )
-    config = make_config({"github": {"repos": ["a/b"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url})
+    github_repo(sim, "a/b", 10)
+    github = sim.platform("github")
+    github.set_limit("anonymous", 1)
+    github.limiter("anonymous").hit("127.0.0.1")  # the hour's one anonymous request is spent
+    config = make_config({"github": {"repos": ["a/b"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": sim.url})
     h = Harness(config, sqlite_engine)
     ctx = h.context("github")
     await h.crawl(ctx)
 
-    assert len(web.hits_for("/repos/a/b")) == 1
+    (refused,) = sim.exchanges()  # GitHub's primary limit: 403, remaining 0, reset an hour on
+    assert (refused.status, refused.headers["x-ratelimit-remaining"]) == (403, "0")
     assert ctx.stats.rate_limited_seconds == 0
     assert ctx.stats.failures and "more than max_wait_seconds" in ctx.stats.failures[0]
     assert h.community("a/b").status == "unknown"
@@ -237,29 +237,29 @@ async def test_rate_limit_longer_than_max_wait_fails_the_target_without_waiting(
 
 # --------------------------------------------------------------------------- Discord
 
+# The invite of tests/fakes/data/web/discord_invite.json, pinned on the simulated one.
+GUILD = {"guild_id": "197038439483310086", "online": 1409}
+
+
+def invite(sim: Simulation, code: str, members: int = 12873, **extra: Any) -> Any:
+    return steady(sim.world, "discord", "server", code, members, title="Face Swap Lab", **GUILD, **extra)
+
 
 @pytest_twisted.ensureDeferred
 async def test_retry_after_is_honoured_and_counted(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    body = fixture("discord_invite.json")
-    web.add(
-        "/api/v9/invites/slowone?with_counts=true",
-        Answer(
-            429,
-            {"message": "You are being rate limited.", "retry_after": 1.0, "global": False},
-            {"Retry-After": "1"},
-        ),
-        Answer(200, body),
-    )
+    invite(sim, "slowone")
+    sim.add_fault(platform="discord", kind="rate_limit", retry_after=1)  # Discord's 429 body and Retry-After
     config = make_config(
-        {"discord": {"invites": ["slowone"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url}
+        {"discord": {"invites": ["slowone"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": sim.url}
     )
     h = Harness(config, sqlite_engine)
     ctx = h.context("discord")
     await h.crawl(ctx)
 
-    first, second = web.hits_for("/api/v9/invites/slowone?with_counts=true")
+    first, second = sim.exchanges("discord")
+    assert (first.status, first.headers["Retry-After"], second.status) == (429, "1", 200)
     assert second.at - first.at >= 1.0  # no sooner than the header said
     assert (ctx.stats.requests, ctx.stats.retries, ctx.stats.rate_limited_seconds) == (2, 1, 1.0)
     assert h.metrics("slowone") == {"members": 12873, "online_members": 1409}
@@ -267,12 +267,12 @@ async def test_retry_after_is_honoured_and_counted(
 
 @pytest_twisted.ensureDeferred
 async def test_expired_invite_is_not_found_and_live_invite_is_counted(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    discord_invite(web, "alive", members=500)
-    discord_expired(web, "expired")
+    invite(sim, "alive", members=500)
+    set_status(sim.world, invite(sim, "expired"), "expired")
     config = make_config(
-        {"discord": {"invites": ["alive", "expired"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url}
+        {"discord": {"invites": ["alive", "expired"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": sim.url}
     )
     h = Harness(config, sqlite_engine)
     ctx = h.context("discord")
@@ -289,16 +289,13 @@ async def test_expired_invite_is_not_found_and_live_invite_is_counted(
 
 @pytest_twisted.ensureDeferred
 async def test_server_errors_are_retried_and_a_crashing_callback_fails_only_its_target(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    web.add(
-        "/api/v9/invites/flaky?with_counts=true",
-        Answer(503, b"upstream"),
-        Answer(200, fixture("discord_invite.json")),
-    )
-    web.add("/api/v9/invites/weird?with_counts=true", Answer(200, {"guild": ["not", "an", "object"]}))
+    invite(sim, "flaky")
+    sim.add_fault(platform="discord", kind="server_error", status=503, path="/api/v9/invites/flaky")
+    invite(sim, "weird", fields={"guild": ["not", "an", "object"]})  # a shape the parser never saw
     config = make_config(
-        {"discord": {"invites": ["flaky", "weird"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": web.url}
+        {"discord": {"invites": ["flaky", "weird"]}}, LIMITS, env={"DFWATCH_ENDPOINT_DISCORD": sim.url}
     )
     h = Harness(config, sqlite_engine)
     ctx = h.context("discord")
@@ -514,16 +511,15 @@ async def test_arctic_shift_history_rerun_adds_no_duplicates(
 
 
 def test_run_crawl_runs_github_and_discord_in_one_crawler_process(
-    web: FakeWeb, make_config: Any, tmp_path: Path
+    sim: Simulation, make_config: Any, tmp_path: Path
 ) -> None:
     """Through crawler.run.run_crawl and CrawlerProcess, in a subprocess: the reactor of a
     CrawlerProcess cannot be restarted, and this test process runs pytest-twisted's."""
     pytest.importorskip("crawler.run")
-    gh = FakeGithub(web)
-    gh.repo("iperov/DeepFaceLab", stars=45000, releases=[[3]])
-    gh.blocked("dmca/tool")
-    discord_invite(web, "alive", members=500)
-    discord_expired(web, "expired")
+    github_repo(sim, "iperov/DeepFaceLab", 45000, [3])
+    set_status(sim.world, github_repo(sim, "dmca/tool", 10), "blocked", "dmca")
+    invite(sim, "alive", members=500)
+    set_status(sim.world, invite(sim, "expired"), "expired")
     db = tmp_path / "run.db"
     config = make_config(
         {
@@ -538,7 +534,7 @@ def test_run_crawl_runs_github_and_discord_in_one_crawler_process(
         from crawler.config import load_config
         from crawler.run import run_crawl
         env = {{"DFWATCH_DATABASE_URL": {f"sqlite:///{db}"!r}, "DFWATCH_PSEUDONYM_KEY": "k",
-               "DFWATCH_ENDPOINT_GITHUB": {web.url!r}, "DFWATCH_ENDPOINT_DISCORD": {web.url!r}}}
+               "DFWATCH_ENDPOINT_GITHUB": {sim.url!r}, "DFWATCH_ENDPOINT_DISCORD": {sim.url!r}}}
         result = run_crawl(load_config({str(config.directory)!r}, env=env), only=["github", "discord"])
         print(json.dumps({{n: [o.status, o.stats.requests, o.stats.items] for n, o in result.sources.items()}}))
         sys.exit(result.exit_code)
@@ -580,18 +576,17 @@ def test_run_crawl_runs_github_and_discord_in_one_crawler_process(
 
 @pytest_twisted.ensureDeferred
 async def test_a_store_failure_fails_the_source_and_stops_its_spider(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
     """Scrapy logs and skips an exception from a pipeline; dfwatch must not lose rows that way."""
     from crawler.errors import DatabaseFull
 
-    gh = FakeGithub(web)
     for i in range(3):
-        gh.repo(f"owner/tool{i}", stars=10 + i, releases=[[1]])
+        github_repo(sim, f"owner/tool{i}", 10 + i, [1])
     config = make_config(
         {"github": {"repos": [f"owner/tool{i}" for i in range(3)]}},
         LIMITS,
-        env={"DFWATCH_ENDPOINT_GITHUB": web.url},
+        env={"DFWATCH_ENDPOINT_GITHUB": sim.url},
     )
     h = Harness(config, sqlite_engine)
     attempts: list[Record] = []

@@ -266,7 +266,15 @@ def base36(n: int) -> str:
 
 
 def releases(world: World, e: Entity) -> list[dict[str, float | int | str]]:
-    """A repository's releases (oldest first): every few weeks from creation to its stop."""
+    """A repository's releases (oldest first): every few weeks from creation to its stop, or
+    the ones a test pinned (`release_downloads`: one release per count, one asset each)."""
+    pinned = e.extra.get("release_downloads")
+    if pinned is not None:
+        start = e.created.timestamp()
+        return [
+            {"published": start + DAY * (i + 1), "tag": f"v1.{i}", "downloads": n}
+            for i, n in enumerate(pinned)
+        ]
     r = world.rng("releases", e.key)
     gap = r.uniform(20, 60) * DAY
     stop = world.frozen_at(e)

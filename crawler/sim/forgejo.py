@@ -92,17 +92,6 @@ class Forgejo(Platform):
                 return SimResponse(304, b"", {**headers, "ETag": etag})
         return resp
 
-    def _releases(self, e: Entity) -> list[dict[str, Any]]:
-        """Oldest first: pinned download counts (one asset each), or the world's releases."""
-        pinned = e.extra.get("release_downloads")
-        if pinned is None:
-            return releases(self.world, e)
-        start = e.created.timestamp()
-        return [
-            {"published": start + 86400 * (i + 1), "tag": f"v1.{i}", "downloads": n}
-            for i, n in enumerate(pinned)
-        ]
-
     # -- shapes ---------------------------------------------------------------------
     def repo_data(self, e: Entity, base: str) -> dict[str, Any]:
         owner, name = e.name.split("/", 1)
@@ -114,7 +103,7 @@ class Forgejo(Platform):
         now = self.world.now()
         archived = self.world.status(e) == "archived"
         ev = self.world.event_at(e)
-        n_releases = len(self._releases(e))
+        n_releases = len(releases(self.world, e))
         html = f"{WEB}/{e.name}"
         return {
             "id": 2_000_000 + e.index * 131,
@@ -269,7 +258,7 @@ class Forgejo(Platform):
         page = req.int_arg("page", 1, 1, 10_000)
 
         def build(e: Entity, r: SimRequest) -> tuple[Any, dict[str, str]]:
-            rels = list(enumerate(self._releases(e)))[::-1]  # newest first
+            rels = list(enumerate(releases(self.world, e)))[::-1]  # newest first
             last = max(1, -(-len(rels) // limit))
             origin = e.extra.get("links_to") or r.base_url
             path = f"{origin}/api/v1/repos/{e.name}/releases?limit={limit}&page="

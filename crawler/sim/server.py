@@ -222,7 +222,7 @@ class Simulation:
             return SimResponse.json(404, {"message": "Not Found"})
         platform = self.platforms[r.platform]
         self.stats.request(r.platform, r.endpoint)
-        fault = self.faults.match(r.platform, r.endpoint)
+        fault = self.faults.match(r.platform, r.endpoint, req.path)
         malformed = False
         if fault is not None:
             self.stats.fault(r.platform, fault.kind)
