@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from crawler.config import Config, WatchTarget
 from crawler.db.store import Store
 from crawler.enrich import Enricher
 from crawler.records import Record
-from crawler.sim.scenario import set_status, steady
+from crawler.sim.scenario import post, set_status, steady
 from crawler.sim.server import Simulation
 from crawler.sink import StoreState
 from crawler.sources.base import SourceContext
@@ -31,9 +32,6 @@ from tests.fakes.web import (
     FakeWeb,
     arctic_shift_subreddit,
     mastodon_tag,
-    robots,
-    telegram_channel,
-    telegram_no_preview,
 )
 
 # No pacing in tests: the fake answers at once and AutoThrottle would only add seconds.
@@ -311,16 +309,31 @@ async def test_server_errors_are_retried_and_a_crashing_callback_fails_only_its_
 # --------------------------------------------------------------------------- Telegram
 
 
+def channel(sim: Simulation, name: str, subscribers: int = 12300, **extra: Any) -> Any:
+    return steady(sim.world, "telegram", "channel", name, subscribers, title="Face Swap News", **extra)
+
+
 @pytest_twisted.ensureDeferred
 async def test_telegram_preview_stores_subscribers_and_posts(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    telegram_channel(web, "faceswapnews", subscribers="12.3K")
-    telegram_no_preview(web, "privatechan")
+    news = channel(sim, "faceswapnews")  # shown as "12.3K subscribers"
+    at = sim.world.now() - timedelta(hours=5)
+    post(
+        sim.world,
+        news,
+        at,
+        "New DeepFaceLab build is out:",
+        url="https://github.com/iperov/DeepFaceLab/releases",
+        views=1200,
+        number=101,
+    )
+    post(sim.world, news, at + timedelta(hours=1), "roop or FaceFusion? Poll below", views=987, number=102)
+    steady(sim.world, "telegram", "channel", "privatechan", 1474933, title="Face Swap Archive", preview=False)
     config = make_config(
         {"telegram": {"channels": ["faceswapnews", "privatechan"]}},
         LIMITS,
-        env={"DFWATCH_ENDPOINT_TELEGRAM": web.url},
+        env={"DFWATCH_ENDPOINT_TELEGRAM": sim.url},
     )
     h = Harness(config, sqlite_engine)
     ctx = h.context("telegram")
@@ -342,29 +355,31 @@ async def test_telegram_preview_stores_subscribers_and_posts(
     closed = h.community("privatechan")
     assert closed.status == "active" and "redirects to /privatechan" in closed.status_reason
     assert (closed.title, h.metrics("privatechan")) == ("Face Swap Archive", {"members": 1474933})
-    assert len(web.hits_for("/privatechan")) == 1
-    assert web.hits_for("/robots.txt")  # a web page: robots.txt was read first
+    asked = [x.request.path for x in sim.exchanges()]
+    assert asked.count("/privatechan") == 1
+    assert asked[0] == "/robots.txt"  # a web page: robots.txt was read first
 
 
 @pytest_twisted.ensureDeferred
 async def test_robots_txt_disallow_is_never_fetched(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    robots(web, "/s/secretchan")
-    telegram_channel(web, "secretchan")
-    telegram_channel(web, "openchannel")
+    sim.world.robots_txt = "User-agent: *\nDisallow: /s/secretchan\n"
+    channel(sim, "secretchan")
+    channel(sim, "openchannel")
     config = make_config(
         {"telegram": {"channels": ["secretchan", "openchannel"]}},
         LIMITS,
-        env={"DFWATCH_ENDPOINT_TELEGRAM": web.url},
+        env={"DFWATCH_ENDPOINT_TELEGRAM": sim.url},
     )
     h = Harness(config, sqlite_engine)
     ctx = h.context("telegram")
     await h.crawl(ctx)
 
-    assert web.hits_for("/s/secretchan") == []
-    assert len(web.hits_for("/s/openchannel")) == 1
-    assert ctx.stats.failures == [f"secretchan: robots.txt forbids {web.url}/s/secretchan"]
+    asked = [x.request.path for x in sim.exchanges()]
+    assert "/s/secretchan" not in asked
+    assert asked.count("/s/openchannel") == 1
+    assert ctx.stats.failures == [f"secretchan: robots.txt forbids {sim.url}/s/secretchan"]
     assert h.community("secretchan").status == "unknown"
     assert h.metrics("openchannel") == {"members": 12300}
 

@@ -72,16 +72,19 @@ def post(
     url: str | None = None,
     likes: int = 0,
     replies: int = 0,
+    views: int = 0,
     author: int = 0,
+    number: int | None = None,
 ) -> Item:
-    """One scripted post of `e` (its counts already settled: `grown` reaches them at once)."""
+    """One scripted post of `e` (its counts already settled: `grown` reaches them at once);
+    `number` is its id where the platform shows one (Telegram's post number)."""
     items: list[Item] = e.extra.setdefault("items", [])
     seq = len(items)
     stamp = created.timestamp()
     item = Item(
         entity=e.index,
         seq=seq % 1024,
-        id_num=(int(stamp) << 20) | (seq & 0xFFFFF),
+        id_num=number if number is not None else (int(stamp) << 20) | (seq & 0xFFFFF),
         created=stamp,
         title=text,
         text=text,
@@ -91,7 +94,7 @@ def post(
         author=f"sim_user_{author}_{e.index}",
         score=likes,
         comments=replies,
-        views=0,
+        views=views,
         flair=None,
         settled=True,
     )
