@@ -1,4 +1,4 @@
-"""Bluesky's pure parsers against the AppView's documented answers (tests/fakes/data/bluesky/)."""
+"""Bluesky's pure parsers against the AppView's documented answers (tests/data/bluesky/)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from crawler.sources.bluesky_parse import (
     sort_at,
     status_from_error,
 )
-from tests.fakes.bluesky import load
+from tests.data import body as recorded
 
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
 NEWS = CommunityKey("bluesky", "account", "SwapNews.test")
@@ -27,7 +27,7 @@ QUERY = CommunityKey("bluesky", "query", "deepfake")
 
 
 def test_profiles_match_by_handle_or_did_and_name_the_absent() -> None:
-    result = parse_profiles(load("profiles"), [NEWS, BUILDS, GONE], NOW)
+    result = parse_profiles(recorded("bluesky", "profiles"), [NEWS, BUILDS, GONE], NOW)
     by_handle = {o.key.handle: o for o in result.observations}
     news = by_handle["SwapNews.test"]  # the watchlist's spelling stays
     assert (news.status, news.metrics) == ("active", {"members": 2, "posts_total": 4})
@@ -40,7 +40,7 @@ def test_profiles_match_by_handle_or_did_and_name_the_absent() -> None:
 
 
 def test_a_profile_without_counts_has_no_metric_rows_rather_than_zeros() -> None:
-    body = load("profiles")
+    body = recorded("bluesky", "profiles")
     del body["profiles"][0]["followersCount"]
     (obs, _) = parse_profiles(body, [NEWS, BUILDS], NOW).observations
     assert obs.metrics == {"posts_total": 4}
@@ -53,7 +53,7 @@ def test_a_profiles_answer_of_another_shape_is_malformed(body: object) -> None:
 
 
 def test_error_bodies_become_statuses_in_the_appviews_words() -> None:
-    errors = load("errors")
+    errors = recorded("bluesky", "errors")
     assert status_from_error(errors["takedown"]) == (
         "suspended",
         "AccountTakedown: Account has been suspended",
@@ -73,7 +73,7 @@ def test_error_bodies_become_statuses_in_the_appviews_words() -> None:
 
 
 def test_search_pages_become_posts_with_the_link_and_labels_they_carry() -> None:
-    result = parse_search({**load("posts"), "cursor": "3"}, QUERY)
+    result = parse_search({**recorded("bluesky", "posts"), "cursor": "3"}, QUERY)
     first, second, third = result.posts
     assert first.external_id == "at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3lfhktnyr4s2k"
     assert first.url == "https://bsky.app/profile/did:plc:ewvi7nxzyoun6zhxrhs64oiz/post/3lfhktnyr4s2k"
@@ -100,5 +100,7 @@ def test_the_last_page_has_no_cursor_and_odd_views_are_skipped() -> None:
 
 
 def test_get_posts_shows_only_what_is_still_there() -> None:
-    assert shown_uris(load("posts")) == {v["uri"] for v in load("posts")["posts"]}
+    assert shown_uris(recorded("bluesky", "posts")) == {
+        v["uri"] for v in recorded("bluesky", "posts")["posts"]
+    }
     assert shown_uris({"posts": []}) == set()

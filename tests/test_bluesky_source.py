@@ -1,12 +1,11 @@
-"""The Bluesky source end to end: the real `atproto` SDK against a local XRPC fake
-(tests/fakes/bluesky.py), through `run_crawl`, into the store."""
+"""The Bluesky source end to end: the real `atproto` SDK against the simulation's Bluesky
+(crawler/sim/bluesky.py, its cases built with crawler.sim.scenario), through `run_crawl`,
+into the store."""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,21 +13,64 @@ from typing import Any
 import pytest
 
 from crawler.run import run_crawl
+from crawler.sim.bluesky import did_for
+from crawler.sim.content import Item
+from crawler.sim.scenario import delete, post, set_status, steady
+from crawler.sim.server import Simulation
+from crawler.sim.wire import Exchange
 from tests.conftest import Sleeps
 from tests.conftest import config_rows as rows
-from tests.fakes.bluesky import APP_PASSWORD, HANDLE, POSTS, PROFILE, PROFILES, SEARCH, SESSION, FakeBluesky
 
+HANDLE = "dfwatch-test.bsky.social"
+APP_PASSWORD = "abcd-efgh-ijkl-mnop"  # the shape of a Bluesky app password
 SECRET_ENV = {"BLUESKY_HANDLE": HANDLE, "BLUESKY_APP_PASSWORD": APP_PASSWORD}
+PROFILES, PROFILE, SEARCH, POSTS, SESSION = (
+    "getProfiles",
+    "getProfile",
+    "searchPosts",
+    "getPosts",
+    "createSession",
+)
+
+
+class Bsky:
+    """The simulated Bluesky as these tests script and read it."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.platform = sim.platform("bluesky")
+        self.platform.logins[HANDLE] = APP_PASSWORD  # the one account that can log in
+        self.url = sim.url
+
+    def add_account(self, handle: str, *, followers: int = 100, posts: int = 10) -> Any:
+        return steady(self.sim.world, "bluesky", "account", handle, followers, posts_count=posts)
+
+    def account(self, handle: str) -> Any:
+        return self.sim.world.get("bluesky", "account", handle)
+
+    def query(self, q: str) -> Any:
+        return self.sim.world.get("bluesky", "query", q) or steady(self.sim.world, "bluesky", "query", q)
+
+    def add_post(self, q: str, created: datetime, text: str = "a post", **kwargs: Any) -> Item:
+        return post(self.sim.world, self.query(q), created, text, **kwargs)
+
+    def uri(self, q: str, item: Item) -> str:
+        return str(self.platform.uri(self.query(q), item))
+
+    def calls(self, endpoint: str) -> list[Exchange]:
+        return self.sim.exchanges("bluesky", endpoint)
+
+    def count(self, endpoint: str) -> int:
+        return len(self.calls(endpoint))
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeBluesky]:
-    with FakeBluesky() as server:
-        yield server
+def fake(sim: Simulation) -> Bsky:
+    return Bsky(sim)
 
 
 @pytest.fixture
-def bsky_config(make_config: Any, fake: FakeBluesky) -> Any:
+def bsky_config(make_config: Any, fake: Bsky) -> Any:
     def _make(
         accounts: list[str] | None = None,
         searches: list[str] | None = None,
@@ -78,8 +120,8 @@ def test_60_accounts_cost_three_calls_and_store_followers_and_posts(bsky_config,
     result = run_crawl(config, only=["bluesky"], sleep=Sleeps())
 
     assert result.status == "ok"
-    assert [len(p["actors"]) for path, p in fake.log if path == PROFILES] == [25, 25, 10]
-    assert fake.requests[PROFILE] == 0
+    assert [len(x.request.query["actors"]) for x in fake.calls(PROFILES)] == [25, 25, 10]
+    assert fake.count(PROFILE) == 0
     members = dict(
         rows(
             config,
@@ -100,8 +142,8 @@ def test_60_accounts_cost_three_calls_and_store_followers_and_posts(bsky_config,
 def test_taken_down_deactivated_and_unknown_accounts_get_the_appviews_words(bsky_config, fake, db_url):
     for name in ("live.bsky.social", "banned.bsky.social", "quit.bsky.social"):
         fake.add_account(name)
-    fake.take_down("banned.bsky.social")
-    fake.take_down("quit.bsky.social", "deactivated")
+    set_status(fake.sim.world, fake.account("banned.bsky.social"), "suspended")  # taken down
+    set_status(fake.sim.world, fake.account("quit.bsky.social"), "not_found")  # deactivated
     names = ["live.bsky.social", "banned.bsky.social", "quit.bsky.social", "never.bsky.social"]
     config = bsky_config(accounts=names, login=False, db_url=db_url)
 
@@ -117,11 +159,11 @@ def test_taken_down_deactivated_and_unknown_accounts_get_the_appviews_words(bsky
         "AccountDeactivated: Account is deactivated",
     )
     assert status_of(config, "never.bsky.social") == ("not_found", "InvalidRequest: Profile not found")
-    assert (fake.requests[PROFILES], fake.requests[PROFILE]) == (1, 3)  # one getProfile per absent account
+    assert (fake.count(PROFILES), fake.count(PROFILE)) == (1, 3)  # one getProfile per absent account
 
     # Still absent the next day: the reason read last is kept, and nobody is asked again.
     run_crawl(config, only=["bluesky"], sleep=Sleeps())
-    assert (fake.requests[PROFILES], fake.requests[PROFILE]) == (2, 3)
+    assert (fake.count(PROFILES), fake.count(PROFILE)) == (2, 3)
     assert run_source(config).requests == 1
     changes = rows(
         config,
@@ -131,8 +173,7 @@ def test_taken_down_deactivated_and_unknown_accounts_get_the_appviews_words(bsky
     assert changes == [("banned.bsky.social", "suspended", "AccountTakedown: Account has been suspended")]
 
     # The account comes back: active again, and its remembered reason is forgotten.
-    fake.gone.pop("banned.bsky.social")
-    fake.add_account("banned.bsky.social", followers=5)
+    set_status(fake.sim.world, fake.account("banned.bsky.social"), "active")
     run_crawl(config, only=["bluesky"], sleep=Sleeps())
     assert status_of(config, "banned.bsky.social")[0] == "active"
     (state,) = rows(config, "select value from source_state where source = 'bluesky' and key = 'missing'")
@@ -141,13 +182,8 @@ def test_taken_down_deactivated_and_unknown_accounts_get_the_appviews_words(bsky
 
 def test_a_rate_limit_waits_for_the_announced_reset_and_is_counted(bsky_config, fake, db_url):
     fake.add_account("live.bsky.social")
-    reset = int(time.time()) + 3
-    fake.fail(
-        PROFILES,
-        429,
-        {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
-        {"ratelimit-limit": "3000", "ratelimit-remaining": "0", "ratelimit-reset": str(reset)},
-    )
+    # The AppView's 429: RateLimitExceeded, ratelimit-remaining 0, ratelimit-reset 3 s on.
+    fake.sim.add_fault(platform="bluesky", endpoint=PROFILES, kind="rate_limit", retry_after=3)
     config = bsky_config(accounts=["live.bsky.social"], login=False, db_url=db_url)
     sleeps = Sleeps()
 
@@ -163,7 +199,7 @@ def test_a_malformed_answer_fails_its_batch_only(bsky_config, fake, db_url):
     names = [f"acct{i:02d}.bsky.social" for i in range(30)]
     for name in names:
         fake.add_account(name)
-    fake.fail(PROFILES, 200, b'{"profiles": [{"did": "did:plc:', {"Content-Type": "application/json"})
+    fake.sim.add_fault(platform="bluesky", endpoint=PROFILES, kind="malformed")  # JSON cut in half
     config = bsky_config(accounts=names, login=False, db_url=db_url)
 
     result = run_crawl(config, only=["bluesky"], sleep=Sleeps())
@@ -176,16 +212,13 @@ def test_a_malformed_answer_fails_its_batch_only(bsky_config, fake, db_url):
 
 def test_a_batch_refused_as_a_whole_is_asked_one_by_one(bsky_config, fake, db_url):
     fake.add_account("live.bsky.social", followers=9)
-    fake.fail(
-        PROFILES,
-        400,
-        {"error": "InvalidRequest", "message": "Error: actors/0 must be a valid did or a handle"},
-    )
+    # A batch the AppView refuses as a whole (one malformed actor can do that): 400.
+    fake.sim.add_fault(platform="bluesky", endpoint=PROFILES, kind="server_error", status=400)
     config = bsky_config(accounts=["live.bsky.social"], login=False, db_url=db_url)
 
     result = run_crawl(config, only=["bluesky"], sleep=Sleeps())
 
-    assert result.status == "ok" and fake.requests[PROFILE] == 1
+    assert result.status == "ok" and fake.count(PROFILE) == 1
     assert status_of(config, "live.bsky.social") == ("active", None)
 
 
@@ -207,24 +240,27 @@ def test_searches_without_credentials_are_skipped_with_one_line_and_accounts_sti
         "source=bluesky part=searches skipped: set BLUESKY_HANDLE and BLUESKY_APP_PASSWORD to enable them "
         "(accounts need no login)"
     ]
-    assert fake.requests[SESSION] == fake.requests[SEARCH] == 0
+    assert fake.count(SESSION) == fake.count(SEARCH) == 0
     assert status_of(config, "live.bsky.social")[0] == "active"
 
 
 def test_search_posts_are_stored_as_metadata_with_pseudonyms_and_a_saved_time(bsky_config, fake, db_url):
-    author = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
-    fake.add_post("deepfake", recent(3), text="FaceFusion 3.1 is out", author=author, likes=4, replies=1)
+    fake.add_post("deepfake", recent(3), text="FaceFusion 3.1 is out", author=7, likes=4, replies=1)
+    author = did_for(fake.query("deepfake").index, 7)
     fake.add_post(
-        "deepfake", recent(2), text="mirror is up", link="https://codeberg.org/swapkit/faceswap-unlocked"
+        "deepfake", recent(2), text="mirror is up", url="https://codeberg.org/swapkit/faceswap-unlocked"
     )
-    newest = fake.add_post("deepfake", recent(1), text="weekly thread")
+    newest = fake.platform.post_view(
+        fake.query("deepfake"), fake.add_post("deepfake", recent(1), text="weekly thread")
+    )
     config = bsky_config(searches=["deepfake"], db_url=db_url)
 
     result = run_crawl(config, only=["bluesky"], sleep=Sleeps())
 
     assert result.status == "ok"
-    assert [json.loads(b) for b in fake.bodies] == [{"identifier": HANDLE, "password": APP_PASSWORD}]
-    (search,) = [p for path, p in fake.log if path == SEARCH]
+    posted = [json.loads(x.request.body) for x in fake.sim.exchanges() if x.request.method == "POST"]
+    assert posted == [{"identifier": HANDLE, "password": APP_PASSWORD}]
+    (search,) = [x.request.query for x in fake.calls(SEARCH)]
     assert (search["q"], search["sort"], search["limit"]) == (["deepfake"], ["latest"], ["100"])
     posts = rows(
         config,
@@ -245,17 +281,18 @@ def test_search_posts_are_stored_as_metadata_with_pseudonyms_and_a_saved_time(bs
     (saved,) = rows(
         config, "select value from source_state where source = 'bluesky' and key = 'search:deepfake'"
     )
+    sort_at = min(newest["record"]["createdAt"], newest["indexedAt"])  # the earlier of the two
     assert datetime.fromisoformat(saved[0].replace("Z", "+00:00")) == datetime.fromisoformat(
-        newest["indexedAt"].replace("Z", "+00:00")
+        sort_at.replace("Z", "+00:00")
     )
 
     # The next crawl searches from the saved time, less the indexing margin, and logs in again.
     run_crawl(config, only=["bluesky"], sleep=Sleeps())
-    second_search = [p for path, p in fake.log if path == SEARCH][-1]
+    second_search = [x.request.query for x in fake.calls(SEARCH)][-1]
     since = datetime.fromisoformat(second_search["since"][0].replace("Z", "+00:00"))
     saved_at = datetime.fromisoformat(saved[0].replace("Z", "+00:00"))
     assert since == saved_at - timedelta(hours=1)
-    assert fake.requests[SESSION] == 2
+    assert fake.count(SESSION) == 2
 
 
 def test_search_pages_follow_the_cursor_up_to_max_pages(bsky_config, fake):
@@ -265,7 +302,7 @@ def test_search_pages_follow_the_cursor_up_to_max_pages(bsky_config, fake):
 
     run_crawl(config, only=["bluesky"], sleep=Sleeps())
 
-    cursors = [p.get("cursor") for path, p in fake.log if path == SEARCH]
+    cursors = [x.request.query.get("cursor") for x in fake.calls(SEARCH)]
     assert cursors == [None, ["100"]]
     assert rows(config, "select count(*) from posts") == [(200,)]
 
@@ -284,10 +321,10 @@ def test_the_password_and_the_session_tokens_never_reach_the_log_or_the_database
         result = run_crawl(config, only=["bluesky"], sleep=Sleeps())
         run_crawl(config, only=["bluesky"], sleep=Sleeps())
 
-    assert result.status == "ok" and len(fake.issued) == 4  # two logins, two tokens each
+    assert result.status == "ok" and len(fake.platform.issued) == 4  # two logins, two tokens each
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("secrets.db*"))
-    for secret in (APP_PASSWORD, *fake.issued):
+    for secret in (APP_PASSWORD, *fake.platform.issued):
         assert secret not in logged
         assert secret.encode() not in stored
     assert "HTTP Request" in caplog.text  # the HTTP log was on, and said nothing secret
@@ -309,26 +346,27 @@ def test_a_wrong_app_password_fails_searches_in_a_sentence_and_keeps_the_account
         "bluesky searches: login refused (HTTP 401 AuthenticationRequired: Invalid identifier or password); "
         "check BLUESKY_HANDLE and BLUESKY_APP_PASSWORD"
     )
-    assert fake.requests[SEARCH] == 0 and status_of(config, "live.bsky.social")[0] == "active"
+    assert fake.count(SEARCH) == 0 and status_of(config, "live.bsky.social")[0] == "active"
 
 
 def test_the_compliance_sweep_erases_posts_deleted_upstream(bsky_config, fake, db_url):
-    keep = fake.add_post("deepfake", recent(5), text="still here", author="did:plc:ewvi7nxzyoun6zhxrhs64oiz")
-    gone = fake.add_post("deepfake", recent(4), text="soon gone", author="did:plc:vwzwgnygau7ed7b7wt5ux7y2")
+    keep = fake.add_post("deepfake", recent(5), text="still here", author=1)
+    gone = fake.add_post("deepfake", recent(4), text="soon gone", author=2)
+    keep_uri, gone_uri = fake.uri("deepfake", keep), fake.uri("deepfake", gone)
     config = bsky_config(
         searches=["deepfake"], db_url=db_url, settings='[privacy]\ndefault_policy = "full"\n'
     )
     run_crawl(config, only=["bluesky"], sleep=Sleeps())
-    assert fake.requests[POSTS] == 0  # posts new to the store are not re-checked in the same crawl
+    assert fake.count(POSTS) == 0  # posts new to the store are not re-checked in the same crawl
 
-    fake.delete(gone["uri"])
+    delete(fake.sim.world, fake.query("deepfake"), gone)
     run_crawl(config, only=["bluesky"], sleep=Sleeps())
 
-    (checked,) = [p["uris"] for path, p in fake.log if path == POSTS]
-    assert checked == [gone["uri"]]  # the other one the search just showed again: visible
+    (checked,) = [x.request.query["uris"] for x in fake.calls(POSTS)]
+    assert checked == [gone_uri]  # the other one the search just showed again: visible
     states = dict(rows(config, "select external_id, state from posts"))
-    assert states == {keep["uri"]: "visible", gone["uri"]: "deleted"}
-    (erased,) = rows(config, "select body, author, title from posts where external_id = :u", u=gone["uri"])
+    assert states == {keep_uri: "visible", gone_uri: "deleted"}
+    (erased,) = rows(config, "select body, author, title from posts where external_id = :u", u=gone_uri)
     assert tuple(erased) == (None, None, None)
-    (kept,) = rows(config, "select body from posts where external_id = :u", u=keep["uri"])
+    (kept,) = rows(config, "select body from posts where external_id = :u", u=keep_uri)
     assert kept[0] == "still here"

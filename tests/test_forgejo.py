@@ -1,10 +1,10 @@
 """The Forgejo source: its watchlist entries, its pure parser, and the spider through a real
-Scrapy crawl against a fake Forgejo instance (answers from tests/fakes/data/forgejo/)."""
+Scrapy crawl against the simulation's Forgejo (crawler/sim/forgejo.py), whose shapes the
+answers in tests/data/forgejo/ pin (tests/test_sim_wave.py holds the two against each other)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,24 +14,52 @@ from sqlalchemy import Engine
 
 from crawler.errors import ConfigError
 from crawler.plugins.forgejo import ForgejoWatch
+from crawler.sim.scenario import set_status, steady
+from crawler.sim.server import Simulation
 from spiders.parsers.forgejo import error_message, parse_repo, release_downloads, same_origin
-from tests.fakes.forgejo import FakeForgejo, fixture, repo_path
-from tests.fakes.web import Answer, FakeWeb
+from tests.data import body
 from tests.test_spiders import LIMITS, Harness
 
-
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    with FakeWeb() as fake:
-        yield fake
+# The repository object of tests/data/forgejo/repo.json, pinned on the simulated one.
+RECORDED = {"id": 2208, "forks_count": 97, "watchers_count": 41, "open_issues_count": 12}
 
 
 def forgejo_config(
-    make_config: Any, web: FakeWeb, repos: list[Any], env: dict[str, str] | None = None
+    make_config: Any, sim: Simulation, repos: list[Any], env: dict[str, str] | None = None
 ) -> Any:
     return make_config(
-        {"forgejo": {"repos": repos}}, LIMITS, env={"DFWATCH_ENDPOINT_FORGEJO": web.url, **(env or {})}
+        {"forgejo": {"repos": repos}}, LIMITS, env={"DFWATCH_ENDPOINT_FORGEJO": sim.url, **(env or {})}
     )
+
+
+def repo(
+    sim: Simulation,
+    full_name: str,
+    *,
+    stars: int = 1342,
+    releases: list[int] | None = None,
+    fields: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Any:
+    """A repository on the simulated instance with the recorded answer's figures."""
+    return steady(
+        sim.world,
+        "forgejo",
+        "repo",
+        full_name,
+        stars,
+        fields={**RECORDED, **(fields or {})},
+        release_downloads=releases or [],
+        **extra,
+    )
+
+
+def host(sim: Simulation) -> str:
+    return sim.url.split("://", 1)[1]
+
+
+def paths(sim: Simulation) -> list[str]:
+    return [x.request.path for x in sim.exchanges()]
 
 
 # --------------------------------------------------------------------------- entries
@@ -90,7 +118,7 @@ def test_a_private_instance_is_refused_by_the_loader_unless_allowed(tmp_path: An
 
 
 def test_parser_reads_the_documented_repository_fields() -> None:
-    facts = parse_repo(fixture("repo"))
+    facts = parse_repo(body("forgejo", "repo"))
     assert facts.metrics == {"stars": 1342, "forks": 97, "watchers": 41, "open_issues": 12}
     assert (facts.status, facts.status_reason) == ("active", None)  # archived_at at the epoch: unset
     assert (facts.external_id, facts.releases, facts.has_releases) == ("2208", 3, True)
@@ -98,22 +126,22 @@ def test_parser_reads_the_documented_repository_fields() -> None:
 
 
 def test_parser_reads_archived_with_its_date_and_leaves_absent_fields_absent() -> None:
-    body = dict(fixture("repo"), archived=True, archived_at="2025-03-01T09:00:00-05:00")
-    del body["watchers_count"]
-    facts = parse_repo(body)
+    answer = dict(body("forgejo", "repo"), archived=True, archived_at="2025-03-01T09:00:00-05:00")
+    del answer["watchers_count"]
+    facts = parse_repo(answer)
     assert (facts.status, facts.status_reason) == ("archived", "archived by its owner on 2025-03-01")
     assert "watchers" not in facts.metrics
     with pytest.raises(ValueError, match="not an object"):
-        parse_repo([body])
+        parse_repo([answer])
 
 
 def test_release_pages_sum_every_asset_and_error_words_are_the_instances() -> None:
-    release = fixture("release")
+    release = body("forgejo", "release")
     assert release_downloads([release, release]) == (1624, 2)
     assert release_downloads([]) == (0, 0)
     with pytest.raises(ValueError):
         release_downloads({"message": "no"})
-    assert error_message(fixture("not_found")) == "The target couldn't be found."
+    assert error_message(body("forgejo", "not_found")) == "The target couldn't be found."
     assert error_message(b"") is None
     assert same_origin("https://codeberg.org/a?page=2", "https://Codeberg.org/b")
     assert not same_origin("https://codeberg.org/a", "https://evil.example/a")
@@ -124,17 +152,17 @@ def test_release_pages_sum_every_asset_and_error_words_are_the_instances() -> No
 
 @pytest_twisted.ensureDeferred
 async def test_repositories_store_metrics_downloads_and_statuses(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    fj = FakeForgejo(web)
-    fj.repo("swapkit/faceswap-unlocked", stars=1342, releases=[[10, 20], [5]])
-    fj.repo("old/tool", archived_at="2025-03-01T09:00:00+01:00", release_counter=0)
-    fj.repo("quiet/units", has_releases=False)
-    fj.withheld("legal/tool")
-    fj.missing("nobody/nothing")
+    sim.platform("forgejo").max_items = 2  # the instance's MAX_RESPONSE_ITEMS: 3 releases, 2 pages
+    repo(sim, "swapkit/faceswap-unlocked", releases=[10, 20, 5])
+    old = repo(sim, "old/tool")
+    set_status(sim.world, old, "archived", at=datetime(2025, 3, 1, 8, 0, tzinfo=UTC))
+    repo(sim, "quiet/units", fields={"has_releases": False})
+    set_status(sim.world, repo(sim, "legal/tool"), "blocked")
     config = forgejo_config(
         make_config,
-        web,
+        sim,
         ["swapkit/faceswap-unlocked", "old/tool", "quiet/units", "legal/tool", "nobody/nothing"],
         env={"FORGEJO_TOKEN": "forgejo-test-token"},
     )
@@ -154,29 +182,28 @@ async def test_repositories_store_metrics_downloads_and_statuses(
     assert h.community("old/tool").status == "archived"
     assert h.community("old/tool").status_reason == "archived by its owner on 2025-03-01"
     assert h.metrics("old/tool")["release_downloads"] == 0  # release_counter 0: known, not asked
-    assert not web.hits_for(f"{repo_path('old/tool')}/releases")
+    assert "/api/v1/repos/old/tool/releases" not in paths(sim)
     assert "release_downloads" not in h.metrics("quiet/units")  # the releases unit is off
     withheld = h.community("legal/tool")
     assert (withheld.status, withheld.status_reason) == ("blocked", "HTTP 451: Unavailable For Legal Reasons")
     # Never seen: a 404 is a misspelt entry or a repository not there yet, not a deletion.
     assert h.community("nobody/nothing").status == "unknown"
     assert ctx.stats.failures == [
-        f"nobody/nothing: HTTP 404: The target couldn't be found. (never seen on {web.host}: check the watchlist entry)"
+        f"nobody/nothing: HTTP 404: The target couldn't be found. (never seen on {host(sim)}: check the watchlist entry)"
     ]
-    assert {hit.headers.get("authorization") for hit in web.hits} == {"token forgejo-test-token"}
-    assert ctx.stats.requests == len(web.hits) == 7  # 1 + 2 release pages, then one each
+    assert {x.request.header("authorization") for x in sim.exchanges()} == {"token forgejo-test-token"}
+    assert ctx.stats.requests == len(sim.exchanges()) == 7  # 1 + 2 release pages, then one each
 
 
 @pytest_twisted.ensureDeferred
 async def test_a_repository_gone_after_it_was_seen_is_not_found_with_the_instances_words(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    fj = FakeForgejo(web)
-    fj.repo("mirror/deepswap", releases=[[4]])
-    config = forgejo_config(make_config, web, ["mirror/deepswap"])
+    mirror = repo(sim, "mirror/deepswap", releases=[4])
+    config = forgejo_config(make_config, sim, ["mirror/deepswap"])
     h = Harness(config, sqlite_engine)
     await h.crawl(h.context("forgejo"))
-    fj.missing("mirror/deepswap")
+    set_status(sim.world, mirror, "deleted")
     ctx = h.context("forgejo")
     await h.crawl(ctx)
 
@@ -196,19 +223,21 @@ async def test_a_repository_gone_after_it_was_seen_is_not_found_with_the_instanc
 
 @pytest_twisted.ensureDeferred
 async def test_etags_where_the_instance_sends_them_make_an_unchanged_repository_free(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    fj = FakeForgejo(web)
-    fj.repo("swapkit/cached", releases=[[7]], etag='"v1"')
-    config = forgejo_config(make_config, web, ["swapkit/cached"])
+    repo(sim, "swapkit/cached", releases=[7], etag=True)  # a caching proxy in front adds ETags
+    config = forgejo_config(make_config, sim, ["swapkit/cached"])
     h = Harness(config, sqlite_engine)
     await h.crawl(h.context("forgejo"))
     saved: list[tuple[str, str]] = []
     h.save_state = lambda source, key, value: saved.append((key, value))  # type: ignore[method-assign]
     await h.crawl(h.context("forgejo"))
 
-    assert [hit.headers.get("if-none-match") for hit in web.hits[2:]] == ['"v1"', '"rel1-v1"']
-    assert sum(fj.served.values()) == 2  # the second crawl was answered 304 throughout
+    first, again = sim.exchanges()[:2], sim.exchanges()[2:]
+    etags = [x.headers["ETag"] for x in first]
+    assert len(set(etags)) == 2 and all(e.startswith('"') for e in etags)
+    assert [x.request.header("if-none-match") for x in again] == etags
+    assert [x.status for x in sim.exchanges()] == [200, 200, 304, 304]  # the second crawl was free
     assert saved == []  # nothing changed: no state written
     rows = h.rows(
         "select metric, value from metrics where metric in ('stars', 'release_downloads') order by metric"
@@ -223,50 +252,48 @@ async def test_etags_where_the_instance_sends_them_make_an_unchanged_repository_
 
 @pytest_twisted.ensureDeferred
 async def test_the_instances_429_retry_after_is_honoured_and_counted(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    fj = FakeForgejo(web)
-    fj.repo("swapkit/busy", release_counter=0)
-    ok = web._routes[repo_path("swapkit/busy")]
-    calls: list[float] = []
-
-    def proxy(hit: Any) -> Answer:  # Codeberg's reverse proxy: 429, Retry-After, empty body
-        calls.append(time.monotonic())
-        return Answer(429, b"", {"Retry-After": "1", "Server": "Caddy"}) if len(calls) == 1 else ok(hit)
-
-    web.handle(repo_path("swapkit/busy"), proxy)
-    config = forgejo_config(make_config, web, ["swapkit/busy"])
+    repo(sim, "swapkit/busy")
+    # Codeberg's reverse proxy: 429, Retry-After, an empty body (crawler/sim/forgejo.py).
+    sim.add_fault(platform="forgejo", endpoint="repo", kind="rate_limit", retry_after=1, times=1)
+    config = forgejo_config(make_config, sim, ["swapkit/busy"])
     h = Harness(config, sqlite_engine)
     ctx = h.context("forgejo")
     await h.crawl(ctx)
 
-    assert len(calls) == 2 and calls[1] - calls[0] >= 1.0
+    calls = sim.exchanges()
+    assert [(x.status, x.headers.get("Retry-After"), x.headers.get("Server")) for x in calls] == [
+        (429, "1", "Caddy"),
+        (200, None, None),
+    ]
+    assert calls[1].at - calls[0].at >= 1.0
     assert (ctx.stats.requests, ctx.stats.retries, ctx.stats.rate_limited_seconds) == (2, 1, 1.0)
     assert h.metrics("swapkit/busy")["stars"] == 1342
 
 
 @pytest_twisted.ensureDeferred
 async def test_another_instance_gets_no_token_and_a_link_elsewhere_is_not_followed(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    fj = FakeForgejo(web)
-    fj.repo("tools/deepswap", releases=[[3], [2]], next_host="http://169.254.169.254")
+    sim.platform("forgejo").max_items = 1
+    repo(sim, "tools/deepswap", releases=[3, 2], links_to="http://169.254.169.254")
     config = forgejo_config(
         make_config,
-        web,
-        [{"instance": web.url, "repo": "tools/deepswap"}],
+        sim,
+        [{"instance": sim.url, "repo": "tools/deepswap"}],
         env={"FORGEJO_TOKEN": "codeberg-only"},
     )
     (target,) = config.targets("forgejo")
-    assert target.key.handle == f"{web.host}/tools/deepswap"
+    assert target.key.handle == f"{host(sim)}/tools/deepswap"
     h = Harness(config, sqlite_engine)
     ctx = h.context("forgejo")
     await h.crawl(ctx)
 
-    assert all("authorization" not in hit.headers for hit in web.hits)
-    assert h.metrics(f"{web.host}/tools/deepswap")["stars"] == 1342
-    assert "release_downloads" not in h.metrics(f"{web.host}/tools/deepswap")
+    assert all(x.request.header("authorization") is None for x in sim.exchanges())
+    assert h.metrics(f"{host(sim)}/tools/deepswap")["stars"] == 1342
+    assert "release_downloads" not in h.metrics(f"{host(sim)}/tools/deepswap")
     assert ctx.stats.failures == [
-        f"{web.host}/tools/deepswap: releases page 1 links to another site "
+        f"{host(sim)}/tools/deepswap: releases page 1 links to another site "
         "(http://169.254.169.254/api/v1/repos/tools/deepswap/releases); not followed"
     ]

@@ -11,7 +11,6 @@ nobody listens on.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,13 +21,14 @@ from sqlalchemy import Engine
 
 from crawler.hostfail import HostFailures, request_host, unreachable_reason
 from crawler.run import run_crawl
+from crawler.sim.scenario import steady
+from crawler.sim.server import Simulation
 from crawler.sink import StoreStatuses
 from crawler.sources.registry import get_source
 from spiders.runner import schedule, settle
 from spiders.settings import scrapy_settings
 from tests.conftest import Sleeps
 from tests.conftest import config_rows as rows
-from tests.fakes.web import FakeGithub, FakeWeb
 from tests.test_spiders import FAST, LIMITS, Harness
 
 _real_getaddrinfo = socket.getaddrinfo
@@ -131,12 +131,6 @@ def test_a_refused_connection_fails_the_other_targets_at_once(closed_port: int, 
 # --------------------------------------------------------------------------- spiders
 
 
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    with FakeWeb() as fake:
-        yield fake
-
-
 @pytest_twisted.ensureDeferred
 async def test_a_spider_sends_nothing_more_to_a_host_that_refused(
     make_config: Any, sqlite_engine: Engine, closed_port: int
@@ -167,23 +161,21 @@ async def test_a_spider_sends_nothing_more_to_a_host_that_refused(
 
 @pytest_twisted.ensureDeferred
 async def test_a_deleted_repository_is_asked_again_only_when_its_recheck_is_due(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    sim: Simulation, make_config: Any, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gh = FakeGithub(web)
-    gh.repo("alive/tool", stars=5, releases=[[]])
-    gh.missing("gone/tool")
+    steady(sim.world, "github", "repo", "alive/tool", 5, release_downloads=[])  # gone/tool: never there
     config = make_config(
-        {"github": {"repos": ["alive/tool", "gone/tool"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url}
+        {"github": {"repos": ["alive/tool", "gone/tool"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": sim.url}
     )
     h = Harness(config, sqlite_engine)
     asked: dict[int, list[str]] = {}
     for day in (0, 1, 2):
         monkeypatch.setenv("DFWATCH_NOW", f"2026-03-0{day + 1}T03:00:00+00:00")
-        web.hits.clear()
+        sim.log.clear()
         ctx = h.context("github")
         ctx.statuses = StoreStatuses(h.store)  # as the run gives it
         await h.crawl(ctx)
-        asked[day] = sorted({hit.path.split("/releases")[0] for hit in web.hits})
+        asked[day] = sorted({x.request.path.split("/releases")[0] for x in sim.exchanges()})
     assert asked[0] == ["/repos/alive/tool", "/repos/gone/tool"]
     assert asked[1] == ["/repos/alive/tool"]  # found missing once: due again after 2 days
     assert asked[2] == ["/repos/alive/tool", "/repos/gone/tool"]

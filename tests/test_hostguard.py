@@ -4,7 +4,6 @@ injected resolver, no DNS), and the Scrapy middleware that refuses them at crawl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,11 +14,12 @@ from scrapy.http import Request
 from sqlalchemy import Engine
 
 from crawler.hostguard import address_kind, is_private_host, private_host_reason
+from crawler.sim.scenario import steady
+from crawler.sim.server import Simulation
 from crawler.sources.registry import get_source
 from spiders.hostguard import PrivateHostMiddleware
 from spiders.runner import schedule, settle
 from spiders.settings import scrapy_settings
-from tests.fakes.web import FakeWeb, phpbb_forum
 from tests.test_spiders import LIMITS, Harness
 
 
@@ -108,12 +108,6 @@ async def test_middleware_refuses_watchlist_hosts_that_are_private_before_sendin
     assert await mw.process_request(Request("https://forum.example.org/")) is None
 
 
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    with FakeWeb() as fake:
-        yield fake
-
-
 async def _crawl(h: Harness, name: str, overrides: dict[str, Any]) -> Any:
     """Like Harness.crawl, with DFWATCH_ALLOW_PRIVATE_HOSTS as `overrides` say (the config that
     let the watchlist name 127.0.0.1 at load would allow it at crawl time too)."""
@@ -129,9 +123,10 @@ async def _crawl(h: Harness, name: str, overrides: dict[str, Any]) -> Any:
 
 @pytest_twisted.ensureDeferred
 async def test_forum_on_a_loopback_address_is_refused_at_crawl_time_and_nothing_is_stored(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    phpbb = phpbb_forum(web)
+    steady(sim.world, "forums", "forum", "faceswap", 6789, engine="phpbb")
+    phpbb = f"{sim.url}/forums/faceswap"
     config = make_config({"forums": [{"url": phpbb, "engine": "phpbb"}]}, LIMITS)
     h = Harness(config, sqlite_engine)
     ctx = await _crawl(h, "forums", {"DFWATCH_ALLOW_PRIVATE_HOSTS": False})
@@ -139,7 +134,7 @@ async def test_forum_on_a_loopback_address_is_refused_at_crawl_time_and_nothing_
         f"{phpbb}: IgnoreRequest: refused 127.0.0.1: 127.0.0.1 is a loopback address "
         "(set [crawler] allow_private_hosts = true to crawl it)"
     ]
-    assert web.hits == []  # not even robots.txt
+    assert sim.exchanges() == []  # not even robots.txt
     assert ctx.stats.requests == 0
     assert h.rows("select * from metrics") == []
     # Allowed on purpose (the demo and the tests): the same forum is crawled.
@@ -149,13 +144,11 @@ async def test_forum_on_a_loopback_address_is_refused_at_crawl_time_and_nothing_
 
 @pytest_twisted.ensureDeferred
 async def test_configured_endpoint_on_loopback_stays_allowed(
-    web: FakeWeb, make_config: Any, sqlite_engine: Engine
+    sim: Simulation, make_config: Any, sqlite_engine: Engine
 ) -> None:
-    from tests.fakes.web import FakeGithub
-
-    FakeGithub(web).repo("iperov/DeepFaceLab", stars=1, releases=[[]])
+    steady(sim.world, "github", "repo", "iperov/DeepFaceLab", 1)
     config = make_config(
-        {"github": {"repos": ["iperov/DeepFaceLab"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": web.url}
+        {"github": {"repos": ["iperov/DeepFaceLab"]}}, LIMITS, env={"DFWATCH_ENDPOINT_GITHUB": sim.url}
     )
     h = Harness(config, sqlite_engine)
     ctx = await _crawl(h, "github", {"DFWATCH_ALLOW_PRIVATE_HOSTS": False})

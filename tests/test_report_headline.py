@@ -118,7 +118,8 @@ def test_the_text_formats_name_the_figure(sqlite_engine: Engine) -> None:
         )
     report = build_report(sqlite_engine, since=timedelta(days=30), now=NOW)
 
-    assert "| civitai | 310001 | active | 1,234 | downloads_total |" in render(report, "md")
+    # platform, community, status, last checked (never, here), size, of
+    assert "| civitai | 310001 | active | — | 1,234 | downloads_total |" in render(report, "md")
     text = render(report, "csv").split("\n", 1)[1]  # past the provenance comment line
     (line,) = [r for r in csv.DictReader(io.StringIO(text)) if r["section"] == "community"]
     assert (line["metric"], line["value"], line["members"]) == ("downloads_total", "1234", "")

@@ -20,8 +20,7 @@ import yaml
 
 from crawler.sim import Simulation
 from crawler.sim.chapter_2024 import TAG
-from tests.fakes.bluesky import load as bluesky_fixture
-from tests.fakes.forgejo import fixture as forgejo_fixture
+from tests.data import body as recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,12 +48,12 @@ def test_forgejo_answers_in_forgejos_shape_without_etags(sim: Simulation) -> Non
     assert r.status_code == 200 and "etag" not in r.headers
     assert r.headers["cache-control"] == "max-age=0, private, must-revalidate, no-transform"
     body = r.json()
-    assert set(body) == set(forgejo_fixture("repo"))  # the live answer's fields, no more, no fewer
+    assert set(body) == set(recorded("forgejo", "repo"))  # the live answer's fields, no more, no fewer
     assert body["original_url"] == "https://github.com/sim-forks/faceswap-unlocked"
     listed = get(f"{sim.url}/api/v1/repos/sim-forks/faceswap-unlocked/releases", params={"limit": 50})
     assert body["release_counter"] == int(listed.headers["x-total-count"])
     missing = get(f"{sim.url}/api/v1/repos/nobody/nothing")
-    assert (missing.status_code, missing.json()) == (404, forgejo_fixture("not_found"))
+    assert (missing.status_code, missing.json()) == (404, recorded("forgejo", "not_found"))
 
 
 def test_forgejo_releases_page_with_absolute_links_and_a_capped_limit(sim: Simulation) -> None:
@@ -64,8 +63,8 @@ def test_forgejo_releases_page_with_absolute_links_and_a_capped_limit(sim: Simul
     total = int(first.headers["x-total-count"])
     assert len(first.json()) == min(total, 50)
     release = first.json()[0]
-    assert set(release) == set(forgejo_fixture("release")) and set(release["assets"][0]) == set(
-        forgejo_fixture("release")["assets"][0]
+    assert set(release) == set(recorded("forgejo", "release")) and set(release["assets"][0]) == set(
+        recorded("forgejo", "release")["assets"][0]
     )
     if total > 50:
         assert (
@@ -109,7 +108,7 @@ def test_bluesky_profiles_in_the_appviews_shape_and_batch_limit(sim: Simulation)
     assert r.status_code == 200 and r.headers["ratelimit-policy"] == "3000;w=300"
     profiles = r.json()["profiles"]
     assert {p["handle"] for p in profiles} <= {n.lower() for n in names}
-    assert set(profiles[0]) <= set(bluesky_fixture("profiles")["profiles"][0]) | {"description", "avatar"}
+    assert set(profiles[0]) <= set(recorded("bluesky", "profiles")["profiles"][0]) | {"description", "avatar"}
     too_many = get(
         xrpc(sim, "app.bsky.actor.getProfiles"), params={"actors": [f"a{i}.bsky.social" for i in range(26)]}
     )
@@ -131,17 +130,17 @@ def test_the_promotion_account_is_taken_down_and_the_news_account_grows_after_ja
     at(sim, "2026-01-25")
     assert followers("faceswap-news.bsky.social") > 5 * before  # the audience leaving X arrives
     gone = get(xrpc(sim, "app.bsky.actor.getProfile"), params={"actor": "swapbot-promo.bsky.social"})
-    assert (gone.status_code, gone.json()) == (400, bluesky_fixture("errors")["takedown"])
+    assert (gone.status_code, gone.json()) == (400, recorded("bluesky", "errors")["takedown"])
     shown = get(xrpc(sim, "app.bsky.actor.getProfiles"), params={"actors": ["swapbot-promo.bsky.social"]})
     assert shown.json() == {"profiles": []} and promo > 0
     unknown = get(xrpc(sim, "app.bsky.actor.getProfile"), params={"actor": "nobody.bsky.social"})
-    assert unknown.json() == bluesky_fixture("errors")["not_found"]
+    assert unknown.json() == recorded("bluesky", "errors")["not_found"]
 
 
 def test_bluesky_search_needs_a_session_and_its_posts_can_be_looked_up_again(sim: Simulation) -> None:
     at(sim, "2026-01-15")
     search = xrpc(sim, "app.bsky.feed.searchPosts")
-    assert get(search, params={"q": "deepfake"}).json() == bluesky_fixture("errors")["auth_missing"]
+    assert get(search, params={"q": "deepfake"}).json() == recorded("bluesky", "errors")["auth_missing"]
     session = requests.post(
         xrpc(sim, "com.atproto.server.createSession"),
         json={"identifier": "me.bsky.social", "password": "p"},
@@ -156,7 +155,7 @@ def test_bluesky_search_needs_a_session_and_its_posts_can_be_looked_up_again(sim
     ).json()
     posts = page["posts"]
     assert posts and all(p["indexedAt"] >= "2026-01-14" for p in posts)
-    assert set(posts[0]) <= set(bluesky_fixture("posts")["posts"][1]) | {"quoteCount"}
+    assert set(posts[0]) <= set(recorded("bluesky", "posts")["posts"][1]) | {"quoteCount"}
     assert posts == sorted(posts, key=lambda p: p["indexedAt"], reverse=True)
     if page["hitsTotal"] > 100:
         assert page["cursor"] == "100"
@@ -172,7 +171,7 @@ def test_bluesky_wrong_password_when_logins_are_set(sim: Simulation) -> None:
         json={"identifier": "me.bsky.social", "password": "wrong"},
         timeout=10,
     )
-    assert (r.status_code, r.json()) == (401, bluesky_fixture("errors")["bad_password"])
+    assert (r.status_code, r.json()) == (401, recorded("bluesky", "errors")["bad_password"])
 
 
 # --------------------------------------------------------------------------- the crawler against the simulation
@@ -265,3 +264,37 @@ def test_crawls_of_the_chapter_feed_the_growth_table_and_the_status_timeline(
         == "AccountTakedown: Account has been suspended"
     )
     assert ("github", "sim-forks/faceswap-unlocked", "blocked") in timeline
+
+
+# --------------------------------------------------------------------------- forums
+
+
+def test_forum_pages_have_the_shapes_the_parsers_are_tested_against(sim: Simulation) -> None:
+    from parsel import Selector
+
+    from crawler.sim.scenario import set_status, steady
+
+    steady(sim.world, "forums", "forum", "board", 500, title="Sim Board", engine="phpbb")
+    steady(sim.world, "forums", "forum", "site", 900, engine="discourse")
+    steady(sim.world, "forums", "forum", "old", 90, engine="discourse", old_counters=True)
+    page = Selector(text=get(f"{sim.url}/forums/board").text)
+    shape = Selector(text=(ROOT / "tests" / "fakes" / "data" / "web" / "phpbb_index.html").read_text())
+    for css in ("title::text", ".stat-block.online-list p strong", ".stat-block.statistics p strong"):
+        assert page.css(css) and shape.css(css), css  # the blocks the parser reads, on both
+    assert page.css("title::text").get() == "Sim Board - Index page"
+    assert "Total members <strong>500</strong>" in page.get()
+    about = recorded_web("discourse_about.json")["about"]
+    site = get(f"{sim.url}/forums/site/about.json").json()["about"]
+    assert set(site) == set(about) and set(site["stats"]) <= set(about["stats"])
+    old = get(f"{sim.url}/forums/old/about.json").json()["about"]["stats"]
+    assert {"user_count", "post_count", "topic_count"} <= set(old) and old["user_count"] == 90
+    assert get(f"{sim.url}/forums/site").status_code == 404  # a Discourse site has no phpBB index
+    set_status(sim.world, sim.world.get("forums", "forum", "board"), "suspended")
+    assert "This board is currently disabled." in get(f"{sim.url}/forums/board").text
+
+
+def recorded_web(name: str) -> Any:
+    import json
+
+    data = json.loads((ROOT / "tests" / "fakes" / "data" / "web" / name).read_text())
+    return data.get("body", data)

@@ -223,6 +223,9 @@ def test_sources_and_the_report_show_the_spend(
     finally:
         engine.dispose()
     assert report["spend"] == [{"source": "x", "cost_usd": 0.2, "runs": 2}]
+    (coverage,) = report["coverage"]  # the coverage row carries the spend of the window too
+    assert (coverage["source"], coverage["runs"], coverage["cost_usd"]) == ("x", 2, 0.2)
+    assert "| x | 2 | 2 | 0 | 0 | 0 | 0 | 0.20 |" in render(report, "md")
     (query,) = report["communities"]
     assert query["last_checked_at"] is None  # a query has no status to check
     assert "Platform charges (last 30d)" in render(report, "md")

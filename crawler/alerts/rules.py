@@ -30,7 +30,15 @@ RECENT = timedelta(days=2)  # events older than this when first evaluated are hi
 GROWTH_GAP = timedelta(hours=20)  # DESIGN.md: against the last observation at least 20 h older
 STREAK_LOOKBACK = 1000  # run_sources rows read per source, at most
 
-_PREFIX = {"subreddit": "r/", "account": "@", "hashtag": "#", "channel": "t.me/"}
+# Telegram's channels, groups and bots all live at t.me/<name>.
+_PREFIX = {
+    "subreddit": "r/",
+    "account": "@",
+    "hashtag": "#",
+    "channel": "t.me/",
+    "group": "t.me/",
+    "bot": "t.me/",
+}
 
 
 def community_name(platform: str, kind: str, handle: str) -> str:

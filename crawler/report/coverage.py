@@ -43,9 +43,10 @@ SELECT source{group},
   SUM(CASE WHEN outcome = 'partial' THEN 1 ELSE 0 END) AS partial,
   SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed,
   SUM(CASE WHEN outcome = 'skipped' THEN 1 ELSE 0 END) AS skipped,
-  SUM(CASE WHEN outcome = 'skipped' THEN 0 ELSE errors END) AS targets_failed
+  SUM(CASE WHEN outcome = 'skipped' THEN 0 ELSE errors END) AS targets_failed,
+  SUM(cost_usd) AS cost_usd
 FROM (
-  SELECT rs.source, rs.errors, {_OUTCOME} AS outcome{day}
+  SELECT rs.source, rs.errors, rs.cost_usd, {_OUTCOME} AS outcome{day}
   FROM run_sources rs JOIN crawl_runs r ON r.id = rs.run_id
   WHERE r.started_at >= :start AND r.started_at <= :now
 ) t
@@ -58,7 +59,8 @@ ORDER BY source{group}
 
 def coverage(conn: Connection, start: datetime, now: datetime) -> list[dict[str, Any]]:
     """Per source: runs in the window in which it ran (ok + partial + failed), each outcome,
-    skipped runs apart, and the targets that failed summed over its runs."""
+    skipped runs apart, the targets that failed summed over its runs, and the estimated
+    platform charges of those runs (None for a source that never charges)."""
     out = []
     for r in _source_rows(conn, start, now, by_day=False):
         counts = {k: int(getattr(r, k) or 0) for k in OUTCOMES}
@@ -68,6 +70,7 @@ def coverage(conn: Connection, start: datetime, now: datetime) -> list[dict[str,
                 "runs": counts["ok"] + counts["partial"] + counts["failed"],
                 **counts,
                 "targets_failed": int(r.targets_failed or 0),
+                "cost_usd": None if r.cost_usd is None else round(float(r.cost_usd), 4),
             }
         )
     return out

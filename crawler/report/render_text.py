@@ -60,9 +60,14 @@ def fmt_time(v: Any) -> str:
 
 def community_name(c: dict[str, Any]) -> str:
     """How people write the handle: r/name, @name, #tag; a repo or URL as it is."""
-    prefix = {"subreddit": "r/", "account": "@", "hashtag": "#", "channel": "t.me/"}.get(
-        c.get("kind", ""), ""
-    )
+    prefix = {
+        "subreddit": "r/",
+        "account": "@",
+        "hashtag": "#",
+        "channel": "t.me/",  # Telegram's channels, groups and bots all live at t.me/<name>
+        "group": "t.me/",
+        "bot": "t.me/",
+    }.get(c.get("kind", ""), "")
     return f"{prefix}{c['handle']}"
 
 
@@ -100,9 +105,15 @@ TOOL_COLUMNS: list[Column] = [
     ("mentions_prev_7d", "previous 7d", fmt_count),
     ("mentions_total", "total", fmt_count),
 ]
+
+
+def fmt_usd(v: Any) -> str:
+    return MISSING if v is None else f"{v:,.2f}"
+
+
 SPEND_COLUMNS: list[Column] = [
     ("source", "source", fmt_text),
-    ("cost_usd", "USD (estimated)", lambda v: MISSING if v is None else f"{v:,.2f}"),
+    ("cost_usd", "USD (estimated)", fmt_usd),
     ("runs", "runs", fmt_count),
 ]
 DOMAIN_COLUMNS: list[Column] = [
@@ -118,6 +129,7 @@ COVERAGE_COLUMNS: list[Column] = [
     ("failed", "failed", fmt_count),
     ("skipped", "skipped", fmt_count),
     ("targets_failed", "targets failed", fmt_count),
+    ("cost_usd", "USD (estimated)", fmt_usd),
 ]
 NUMERIC = {
     "members",
@@ -140,6 +152,7 @@ NUMERIC = {
     "failed",
     "skipped",
     "targets_failed",
+    "cost_usd",
 }
 
 

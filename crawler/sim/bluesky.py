@@ -95,6 +95,7 @@ class Bluesky(Platform):
         self.logins: dict[str, str] = {}  # identifier -> app password; empty: any login works
         self.sessions: dict[str, str] = {}  # access token -> did
         self.refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (did, handle)
+        self.issued: list[str] = []  # every token handed out (tests look for them elsewhere)
         self._adhoc: dict[str, Entity] = {}
 
     def routes(self) -> list[Route]:
@@ -183,7 +184,7 @@ class Bluesky(Platform):
             "associated": {"lists": 0, "feedgens": 0, "starterPacks": 0, "labeler": False},
             "followersCount": followers,
             "followsCount": int(20 + followers * r.uniform(0.001, 0.01)),
-            "postsCount": int(age * e.post_rate),
+            "postsCount": int(e.extra.get("posts_count", age * e.post_rate)),
             "indexedAt": _ts(e.created + timedelta(minutes=3)),
             "createdAt": _ts(e.created),
             "viewer": {"muted": False, "blockedBy": False},
@@ -244,6 +245,7 @@ class Bluesky(Platform):
     def _session(self, req: SimRequest, did: str, handle: str) -> dict[str, Any]:
         access = self._jwt(did, "com.atproto.appPass", 2 * 3600)
         refresh = self._jwt(did, "com.atproto.refresh", 90 * 86400)
+        self.issued += [access, refresh]
         self.sessions[access] = did
         self.refresh[refresh] = (did, handle)
         return {

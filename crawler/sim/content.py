@@ -98,12 +98,15 @@ class Item:
     flair: str | None
     fate: str = "visible"  # visible | removed | deleted
     fate_at: float | None = None
+    settled: bool = False  # scripted by a test (scenario.post): its counts hold from the start
 
     def state(self, now: float) -> str:
         return self.fate if self.fate_at is not None and now >= self.fate_at else "visible"
 
     def grown(self, value: int, now: float, days: float = 2.0) -> int:
         """A count that climbs to `value` over the first `days` after posting."""
+        if self.settled:
+            return value
         age = max(0.0, now - self.created)
         return round(value * min(1.0, age / (days * DAY)))
 
@@ -263,7 +266,15 @@ def base36(n: int) -> str:
 
 
 def releases(world: World, e: Entity) -> list[dict[str, float | int | str]]:
-    """A repository's releases (oldest first): every few weeks from creation to its stop."""
+    """A repository's releases (oldest first): every few weeks from creation to its stop, or
+    the ones a test pinned (`release_downloads`: one release per count, one asset each)."""
+    pinned = e.extra.get("release_downloads")
+    if pinned is not None:
+        start = e.created.timestamp()
+        return [
+            {"published": start + DAY * (i + 1), "tag": f"v1.{i}", "downloads": n}
+            for i, n in enumerate(pinned)
+        ]
     r = world.rng("releases", e.key)
     gap = r.uniform(20, 60) * DAY
     stop = world.frozen_at(e)

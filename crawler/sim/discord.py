@@ -84,5 +84,6 @@ class Discord(Platform):
                 0.08, 0.25
             )
             body["approximate_member_count"] = members
-            body["approximate_presence_count"] = int(members * presence_share)
+            body["approximate_presence_count"] = int(e.extra.get("online", members * presence_share))
+        body.update(e.extra.get("fields") or {})  # answer fields a test pins (crawler.sim.scenario)
         return SimResponse.json(200, body, headers)

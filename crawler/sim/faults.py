@@ -1,6 +1,7 @@
 """Fault injection: scripted misbehaviour per platform and endpoint.
 
-A fault fires on matching requests: after letting `after` of them through, it hits the next
+A fault fires on matching requests (a platform, optionally one endpoint, optionally one
+request path, i.e. one community): after letting `after` of them through, it hits the next
 `times` of them (None: until cleared), each with `probability` (drawn from a seeded RNG, so a
 scripted storm is the same storm every run). Kinds:
 
@@ -39,6 +40,7 @@ class Fault:
     times: int | None = 1
     after: int = 0
     endpoint: str | None = None  # route name (see accounting), None: every endpoint
+    path: str | None = None  # one request path (one community), None: every path
     status: int = 503
     delay: float | None = None
     retry_after: int = 30
@@ -73,6 +75,7 @@ class Fault:
             "times",
             "after",
             "endpoint",
+            "path",
             "status",
             "delay",
             "retry_after",
@@ -108,13 +111,15 @@ class FaultPlan:
         with self._lock:
             return [f for f in self._faults if not f.spent]
 
-    def match(self, platform: str, endpoint: str) -> Fault | None:
+    def match(self, platform: str, endpoint: str, path: str | None = None) -> Fault | None:
         """The fault this request suffers, if any (counts it as fired)."""
         with self._lock:
             for fault in self._faults:
                 if fault.spent or fault.platform not in (platform, "*"):
                     continue
                 if fault.endpoint is not None and fault.endpoint != endpoint:
+                    continue
+                if fault.path is not None and fault.path != path:
                     continue
                 fault.seen += 1
                 if fault.seen <= fault.after:

@@ -10,10 +10,17 @@ no-transform` and no ETag, as Forgejo sends them.
 Forgejo has no API rate limit of its own; Codeberg's reverse proxy (Caddy's rate_limit
 module, about 4,000 requests per 30 minutes per address as Codeberg configures it) answers
 429 with `Retry-After` and an empty body. A repository that is withheld answers 451.
+
+Controls (crawler.sim.scenario): `max_items` is the instance's MAX_RESPONSE_ITEMS; an entity
+may pin `fields` of its repository object, its `release_downloads`, an `etag` (a caching
+proxy's strong ETags, answered 304 to a matching If-None-Match) and `links_to` (the origin
+its Link headers name).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +48,7 @@ class Forgejo(Platform):
     def __init__(self, world: Any, **kwargs: Any) -> None:
         super().__init__(world, **kwargs)
         self.limiters["ip"] = FixedWindowLimiter(4000, 1800, time_fn=self.time_fn)
+        self.max_items = MAX_ITEMS  # [api] MAX_RESPONSE_ITEMS, set per instance
 
     def routes(self) -> list[Route]:
         p = self.name
@@ -76,7 +84,13 @@ class Forgejo(Platform):
             )
             return SimResponse.json(451, {"message": message, "url": SWAGGER}, headers)
         body, extra = build(e, req)
-        return SimResponse.json(200, body, {**headers, **extra})
+        resp = SimResponse.json(200, body, {**headers, **extra})
+        if e.extra.get("etag"):
+            etag = '"' + hashlib.sha256(resp.body).hexdigest()[:20] + '"'
+            resp.headers["ETag"] = etag
+            if req.header("if-none-match") == etag:
+                return SimResponse(304, b"", {**headers, "ETag": etag})
+        return resp
 
     # -- shapes ---------------------------------------------------------------------
     def repo_data(self, e: Entity, base: str) -> dict[str, Any]:
@@ -182,7 +196,7 @@ class Forgejo(Platform):
             "mirror_updated": ZERO_TIME,
             "repo_transfer": None,
             "topics": ["deepfakes", "face-swap"],
-        }
+        } | json.loads(json.dumps(e.extra.get("fields", {})))
 
     def release_data(self, e: Entity, i: int, rel: dict[str, Any], base: str) -> dict[str, Any]:
         now = self.world.now().timestamp()
@@ -191,14 +205,19 @@ class Forgejo(Platform):
         tag = str(rel["tag"])
         html = f"{WEB}/{e.name}"
         assets = []
-        for j, (suffix, share) in enumerate((("windows.zip", 0.7), ("linux.tar.gz", 0.3))):
+        split = (
+            (("windows.zip", 1.0),) if "downloads" in rel else (("windows.zip", 0.7), ("linux.tar.gz", 0.3))
+        )
+        for j, (suffix, share) in enumerate(split):
             asset_name = f"{e.name.split('/')[1]}-{tag}-{suffix}"
             assets.append(
                 {
                     "id": rid * 10 + j,
                     "name": asset_name,
                     "size": 40_000_000,
-                    "download_count": int(float(rel["rate"]) * share * days),
+                    "download_count": int(rel["downloads"])
+                    if "downloads" in rel
+                    else int(float(rel["rate"]) * share * days),
                     "created_at": _ts(float(rel["published"])),
                     "uuid": f"{rid:08x}-0000-4000-8000-{j:012x}",
                     "browser_download_url": f"{html}/releases/download/{tag}/{asset_name}",
@@ -235,13 +254,14 @@ class Forgejo(Platform):
         return self._answer(req, lambda e, r: (self.repo_data(e, r.base_url), {}))
 
     def releases(self, req: SimRequest) -> SimResponse:
-        limit = req.int_arg("limit", 30, 1, MAX_ITEMS)
+        limit = req.int_arg("limit", 30, 1, self.max_items)
         page = req.int_arg("page", 1, 1, 10_000)
 
         def build(e: Entity, r: SimRequest) -> tuple[Any, dict[str, str]]:
             rels = list(enumerate(releases(self.world, e)))[::-1]  # newest first
             last = max(1, -(-len(rels) // limit))
-            path = f"{r.base_url}/api/v1/repos/{e.name}/releases?limit={limit}&page="
+            origin = e.extra.get("links_to") or r.base_url
+            path = f"{origin}/api/v1/repos/{e.name}/releases?limit={limit}&page="
             links = []
             if page < last:
                 links += [f'<{path}{page + 1}>; rel="next"', f'<{path}{last}>; rel="last"']

@@ -8,7 +8,10 @@ documented DMCA takedown answer ({"message": "Repository access blocked", "block
 Primary rate limit (GitHub docs, "Rate limits for the REST API"): 60 requests an hour per IP
 without a token, 5,000 an hour per token; x-ratelimit-limit / -remaining / -reset (epoch) /
 -used / -resource on every answer; past the limit a 403 with remaining 0. A 304 answered to
-If-None-Match costs nothing.
+If-None-Match costs nothing. A renamed repository answers 301 to its new location.
+
+Controls (crawler.sim.scenario): an entity may pin `fields` of its repository object, its
+`release_downloads`, and `moved_to` (the full name it was renamed to).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from crawler.sim.content import releases
 from crawler.sim.platform import Platform
@@ -89,6 +93,15 @@ class GitHub(Platform):
         """Shared path: rate limit, existence, 451, conditional GET, then the body."""
         full = f"{req.params['owner']}/{req.params['repo']}"
         e = self.world.get("github", "repo", full)
+        if e is not None and e.extra.get("moved_to"):
+            new = f"/repos/{e.extra['moved_to']}" + req.path[len(f"/repos/{full}") :]
+            query = urlencode(req.query, doseq=True)
+            location = f"{req.base_url}{new}" + (f"?{query}" if query else "")
+            return SimResponse.json(
+                301,
+                {"message": "Moved Permanently", "url": location, "documentation_url": DOCS},
+                {"Location": location},
+            )
         status = self.world.status(e) if e else "not_found"
         body: Any = None
         if status not in ("not_found", "blocked"):
@@ -198,7 +211,7 @@ class GitHub(Platform):
             "default_branch": "master",
             "network_count": forks,
             "subscribers_count": watchers,
-        }
+        } | json.loads(json.dumps(e.extra.get("fields", {})))
 
     def release_data(self, e: Entity, i: int, rel: dict[str, Any]) -> dict[str, Any]:
         now = self.world.now().timestamp()
@@ -206,7 +219,10 @@ class GitHub(Platform):
         days = max(0.0, (now - float(rel["published"])) / 86400)
         tag = str(rel["tag"])
         assets = []
-        for j, (suffix, share) in enumerate((("windows.zip", 0.8), ("linux.tar.gz", 0.2))):
+        split = (
+            (("windows.zip", 1.0),) if "downloads" in rel else (("windows.zip", 0.8), ("linux.tar.gz", 0.2))
+        )
+        for j, (suffix, share) in enumerate(split):
             asset_name = f"{e.name.split('/')[1]}-{tag}-{suffix}"
             assets.append(
                 {
@@ -217,7 +233,9 @@ class GitHub(Platform):
                     "content_type": "application/octet-stream",
                     "state": "uploaded",
                     "size": 50_000_000,
-                    "download_count": int(float(rel["rate"]) * share * days),
+                    "download_count": int(rel["downloads"])
+                    if "downloads" in rel
+                    else int(float(rel["rate"]) * share * days),
                     "created_at": _ts(float(rel["published"])),
                     "updated_at": _ts(float(rel["published"])),
                     "browser_download_url": f"https://github.com/{e.name}/releases/download/{tag}/{asset_name}",

@@ -3,7 +3,8 @@
 Paths do not collide across the platforms dfwatch uses (Reddit /api/info, /r/...; X /2/...;
 GitHub /repos/...; Discord /api/v9/invites/...; Telegram /s/... and /robots.txt; Arctic
 Shift /api/time_series; Mastodon /api/v1/tags/...; Forgejo /api/v1/repos/...; Bluesky
-/xrpc/...; Hugging Face /api/models, /api/spaces; Civitai /api/v1/models), so one base URL
+/xrpc/...; Hugging Face /api/models, /api/spaces; Civitai /api/v1/models; forums
+/forums/{name}/...), so one base URL
 serves as every
 platform's endpoint. Every answer carries `X-Sim-Now`, the simulated time it describes.
 
@@ -12,6 +13,10 @@ Control endpoints (not counted as platform requests):
   POST /_sim/clock   {"days": 1, "hours": 0}   advance the clock
   GET  /_sim/stats   DELETE /_sim/stats   request accounting (see accounting.py)
   GET  /_sim/faults  POST /_sim/faults {Fault fields}  DELETE /_sim/faults[?platform=x]
+
+`Simulation(record=True)` also keeps every platform exchange in `log` (request with its
+headers and body, the status and headers answered, the arrival time), in memory only: the
+tests read it to prove what a client sent and what it never sent.
 """
 
 from __future__ import annotations
@@ -34,13 +39,14 @@ from crawler.sim.clock import SIM_NOW_HEADER
 from crawler.sim.discord import Discord
 from crawler.sim.faults import Fault, FaultPlan
 from crawler.sim.forgejo import Forgejo
+from crawler.sim.forums import Forums
 from crawler.sim.github import GitHub
 from crawler.sim.huggingface import HuggingFace
 from crawler.sim.mastodon import Mastodon
 from crawler.sim.platform import Platform
 from crawler.sim.reddit import Reddit
 from crawler.sim.telegram import Telegram
-from crawler.sim.wire import Route, SimRequest, SimResponse
+from crawler.sim.wire import Exchange, Route, SimRequest, SimResponse
 from crawler.sim.world import World
 from crawler.sim.x import X
 
@@ -58,6 +64,7 @@ PLATFORM_CLASSES: tuple[type[Platform], ...] = (
     Bluesky,
     HuggingFace,
     Civitai,
+    Forums,
 )
 # Every declared endpoint points here (crawler.plugins: declarations only, no client code),
 # so a crawl driven by the simulation can reach no other address.
@@ -79,6 +86,7 @@ class Simulation:
         port: int = 0,
         time_fn: Callable[[], float] = time.time,
         fault_seed: int = 0,
+        record: bool = False,
         **world_kwargs: Any,
     ) -> None:
         self.world = world or World(**world_kwargs)
@@ -93,6 +101,9 @@ class Simulation:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.record = record
+        self.log: list[Exchange] = []
+        self._log_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> Simulation:
@@ -158,6 +169,34 @@ class Simulation:
     def add_fault(self, **kwargs: Any) -> Fault:
         return self.faults.add(**kwargs)
 
+    def platform(self, name: str) -> Any:
+        """One platform's module, for its controls (`sim.platform("bluesky").logins`)."""
+        return self.platforms[name]
+
+    def exchanges(self, platform: str | None = None, endpoint: str | None = None) -> list[Exchange]:
+        """The recorded exchanges (record=True), optionally of one platform and endpoint."""
+        with self._log_lock:
+            log = list(self.log)
+        if platform is None:
+            return log
+        routes = [
+            r for r in self._routes if r.platform == platform and (endpoint is None or r.endpoint == endpoint)
+        ]
+        return [
+            x
+            for x in log
+            if any(
+                (r.method == x.request.method or x.request.method == "HEAD")
+                and r.pattern.match(x.request.path)
+                for r in routes
+            )
+        ]
+
+    def _remember(self, req: SimRequest, status: int, headers: dict[str, str], at: float) -> None:
+        if self.record and not req.path.startswith("/_sim/"):
+            with self._log_lock:
+                self.log.append(Exchange(req, status, dict(headers), at))
+
     # -- dispatch -------------------------------------------------------------------
     def dispatch(self, req: SimRequest) -> SimResponse:
         if req.path.startswith("/_sim/"):
@@ -183,7 +222,7 @@ class Simulation:
             return SimResponse.json(404, {"message": "Not Found"})
         platform = self.platforms[r.platform]
         self.stats.request(r.platform, r.endpoint)
-        fault = self.faults.match(r.platform, r.endpoint)
+        fault = self.faults.match(r.platform, r.endpoint, req.path)
         malformed = False
         if fault is not None:
             self.stats.fault(r.platform, fault.kind)
@@ -264,11 +303,14 @@ class _Handler(BaseHTTPRequestHandler):
             base_url=f"http://{self.headers.get('Host') or '127.0.0.1'}",
             client_ip=self.client_address[0],
         )
+        at = time.monotonic()
         try:
             resp = self.simulation.dispatch(req)
         except _Reset:
+            self.simulation._remember(req, 0, {}, at)
             self.close_connection = True
             return
+        self.simulation._remember(req, resp.status, resp.headers, at)
         self.send_response(resp.status)
         for name, value in resp.headers.items():
             self.send_header(name, value)

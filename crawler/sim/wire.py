@@ -76,6 +76,17 @@ Handler = Callable[[SimRequest], SimResponse]
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """One platform request and what it was answered (status 0: the connection was reset),
+    kept by a `Simulation(record=True)` so tests can prove what a client sent, and when."""
+
+    request: SimRequest
+    status: int
+    headers: dict[str, str]
+    at: float  # time.monotonic() when the request arrived
+
+
+@dataclass(frozen=True)
 class Route:
     """One endpoint: method, a path pattern with named groups, who answers it."""
 

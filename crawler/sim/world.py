@@ -251,6 +251,11 @@ class World:
 
     def day_items(self, e: Entity, day: int) -> list[Any]:
         """Every post (or tweet, message) the entity makes on world day `day`, cached."""
+        scripted = e.extra.get("items")
+        if scripted is not None:  # a test's posts (scenario.post), oldest first
+            return sorted(
+                (it for it in scripted if self.day_of(_utc(it.created)) == day), key=lambda it: it.created
+            )
         key = (e.index, day)
         items = self._day_cache.get(key)
         if items is None:
@@ -276,6 +281,10 @@ class World:
             )
         out.sort(key=lambda p: p.created, reverse=newest_first)
         return out
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _as_datetime(value: date | datetime | str) -> datetime:

@@ -1,11 +1,18 @@
-"""One local HTTP server that answers as GitHub, Discord, Telegram, forums, Mastodon and
-Arctic Shift do, for the spider tests.
+"""What stays test-only of the web platforms: answers the simulation must not give.
 
-Answers are built from small fixtures in tests/fakes/data/web/ (each says where it came
-from: recorded GitHub answers, or the platform's documented shape). The server runs in a
-thread on 127.0.0.1 with an ephemeral port, so it serves a Scrapy crawl in the test's
-reactor and a `dfwatch crawl` subprocess alike; it logs every request (path, headers,
-monotonic time) so tests can assert what was and was not fetched, and when.
+The spider tests drive crawler/sim (one simulated world, its cases built with
+crawler.sim.scenario). Two things remain here, on purpose:
+
+* the page fixtures of tests/fakes/data/web/ (written after real t.me, phpBB, Discourse,
+  GitHub, Discord, Mastodon and Arctic Shift answers; each says where it came from), which the
+  parser tests read and test_sim_wave holds the simulation's answers against. The Telegram
+  page fixtures carry the spellings of recorded pages (narrow no-break spaces, "12,3K",
+  "1.48M"), which the simulation does not generate: the sim writes one spelling, the parsers
+  must read them all;
+* `FakeWeb`, a path-to-answer server for the two crawls that replay those recorded page
+  variants (tests/test_telegram_crawl.py) and for an answer no platform gives (a t.me
+  redirect to another site): scripting such answers into the simulation would make it lie
+  about the platform it models.
 """
 
 from __future__ import annotations
@@ -149,83 +156,7 @@ class FakeWeb:
             yield from (h.path for h in list(self.hits))
 
 
-# --------------------------------------------------------------------------- GitHub
-
-
-class FakeGithub:
-    """Repositories with ETags and a quota counter: a 304 spends no quota, like GitHub."""
-
-    def __init__(self, web: FakeWeb) -> None:
-        self.web = web
-        self.quota_used = 0
-
-    def repo(
-        self,
-        full_name: str,
-        *,
-        stars: int | None = None,
-        archived: bool = False,
-        releases: list[list[int]] | None = None,
-        etag: str = '"v1"',
-    ) -> None:
-        """A repository; `releases` are pages of releases, each a list of asset download counts."""
-        body = dict(fixture("github_repo.json"))
-        body.update(
-            full_name=full_name,
-            name=full_name.split("/")[1],
-            archived=archived,
-            html_url=f"https://github.com/{full_name}",
-        )
-        if stars is not None:
-            body["stargazers_count"] = body["watchers_count"] = stars
-        self.web.handle(f"/repos/{full_name}", self._conditional(body, etag))
-        pages = releases if releases is not None else [[]]
-        for i, page in enumerate(pages, start=1):
-            release = fixture("github_release.json")
-            items = []
-            for j, count in enumerate(page):
-                r = json.loads(json.dumps(release))
-                r["id"] = 1000 * i + j
-                r["assets"][0]["download_count"] = count
-                items.append(r)
-            path = f"/repos/{full_name}/releases?per_page=100" + (f"&page={i}" if i > 1 else "")
-            link = None
-            if i < len(pages):
-                link = f'<{self.web.url}/repos/{full_name}/releases?per_page=100&page={i + 1}>; rel="next"'
-            self.web.handle(path, self._conditional(items, f'"rel{i}-{etag.strip(chr(34))}"', link))
-
-    def _conditional(self, body: Any, etag: str, link: str | None = None) -> Handler:
-        def serve(hit: Hit) -> Answer:
-            headers = {"ETag": etag}
-            if link:
-                headers["Link"] = link
-            if hit.headers.get("if-none-match") == etag:
-                return Answer(304, b"", headers)
-            self.quota_used += 1
-            return Answer(200, body, {**headers, "x-ratelimit-remaining": str(5000 - self.quota_used)})
-
-        return serve
-
-    def blocked(self, full_name: str) -> None:
-        self.web.add(f"/repos/{full_name}", Answer(451, fixture("github_blocked_451.json")))
-
-    def missing(self, full_name: str) -> None:
-        self.web.add(f"/repos/{full_name}", Answer(404, fixture("github_not_found.json")))
-
-
-# --------------------------------------------------------------------------- others
-
-
-def discord_invite(web: FakeWeb, code: str, *, members: int | None = None) -> None:
-    body = fixture("discord_invite.json")
-    body["code"] = code
-    if members is not None:
-        body["approximate_member_count"] = members
-    web.add(f"/api/v9/invites/{code}?with_counts=true", Answer(200, body))
-
-
-def discord_expired(web: FakeWeb, code: str) -> None:
-    web.add(f"/api/v9/invites/{code}?with_counts=true", Answer(404, fixture("discord_unknown_invite.json")))
+# --------------------------------------------------------------------------- Telegram pages
 
 
 def telegram_preview_html(channel: str, subscribers: str = "12.3K") -> str:
@@ -255,33 +186,3 @@ def telegram_page(web: FakeWeb, name: str, fixture_name: str, **values: str) -> 
     """A group's, bot's, blocked or unknown name's t.me/NAME page; /s/NAME redirects to it."""
     web.add(f"/s/{name}", Answer(302, b"", {"Location": f"{web.url}/{name}"}))
     web.add(f"/{name}", Answer(200, telegram_page_html(fixture_name, name, **values)))
-
-
-def robots(web: FakeWeb, *disallow: str) -> None:
-    lines = ["User-agent: *", *(f"Disallow: {p}" for p in disallow)]
-    web.add(
-        "/robots.txt",
-        Answer(200, b"\n".join(line.encode() for line in lines) + b"\n", {"Content-Type": "text/plain"}),
-    )
-
-
-def phpbb_forum(web: FakeWeb, path: str = "/phpbb") -> str:
-    web.add(path, Answer(200, (DATA / "phpbb_index.html").read_text()))
-    return f"{web.url}{path}"
-
-
-def discourse_forum(web: FakeWeb, path: str = "/discourse") -> str:
-    web.add(f"{path}/about.json", Answer(200, fixture("discourse_about.json")))
-    return f"{web.url}{path}"
-
-
-def mastodon_tag(web: FakeWeb, tag: str) -> None:
-    body = fixture("mastodon_tag.json")
-    body["name"] = tag
-    web.add(f"/api/v1/tags/{tag}", Answer(200, body))
-
-
-def arctic_shift_subreddit(web: FakeWeb, name: str) -> None:
-    data = fixture("arctic_shift_series.json")
-    web.add(f"/api/time_series?key=r%2F{name}%2Fsubscribers&precision=day", Answer(200, data["subscribers"]))
-    web.add(f"/api/time_series?key=r%2F{name}%2Fposts%2Fcount&precision=day", Answer(200, data["posts"]))
