@@ -57,7 +57,11 @@ def test_data_directory_that_cannot_be_created_is_exit_2(tmp_path: Path) -> None
 
 def test_read_only_database_file_is_exit_2_and_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "dfwatch.db"
-    upgrade(make_engine(f"sqlite:///{path}"))
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    # Closed first: the last connection's close checkpoints the WAL into the file, which
+    # otherwise happens whenever the engine is collected, maybe during the crawl below.
+    engine.dispose()
     before = path.read_bytes()
     # Opened read-only by SQLite itself, so this holds for root too (file modes do not).
     code, line = invoke(tmp_path, f"sqlite:///file:{path}?mode=ro&uri=true", "crawl")

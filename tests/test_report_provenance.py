@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 import crawler
 from crawler.cli import app
 from crawler.db.engine import make_engine, upgrade
-from crawler.db.models import Community, CrawlRun, Metric, RunSource
+from crawler.db.models import Community, CrawlRun, Metric, RunSource, StatusChange
 from crawler.report import build_report, render
 from crawler.report.charts import growth_chart, parse_time
 from crawler.report.provenance import config_sha256, database_label
@@ -197,6 +197,55 @@ def test_communities_carry_last_observation_and_days_observed(engine: Engine) ->
     assert comms["quiet"]["last_observed_at"] == "2018-02-08T12:08:00Z"
     assert comms["never"]["observed_days"] == 0 and comms["never"]["last_observed_at"] is None
     assert never is not None
+
+
+def test_a_report_for_a_past_date_shows_each_community_as_it_stood_then(engine: Engine) -> None:
+    """Status, reason and last check as of `now`, not as of today; later communities left out."""
+    with engine.begin() as conn:
+
+        def community(handle: str, status: str, first_seen: float, checked: float, reason: str | None) -> int:
+            values = dict(platform="reddit", kind="subreddit", handle=handle, status=status)
+            values.update(first_seen_at=at(first_seen), last_checked_at=at(checked), status_reason=reason)
+            return int(conn.execute(insert(Community.__table__).values(**values)).inserted_primary_key[0])
+
+        banned = community("banned_later", "banned", 20, 1, "banned by Reddit")
+        steady = community("steady", "active", 20, 6, None)
+        community("watched_later", "active", 3, 1, None)
+        changes = [(banned, None, "active", 20, None), (banned, "active", "banned", 2, "banned by Reddit")]
+        changes += [(steady, None, "active", 20, None)]
+        conn.execute(
+            insert(StatusChange.__table__),
+            [
+                {"community_id": c, "old_status": o, "new_status": n, "observed_at": at(d), "reason": r}
+                for c, o, n, d, r in changes
+            ],
+        )
+        conn.execute(
+            insert(Metric.__table__),
+            [
+                {
+                    "community_id": c,
+                    "metric": "members",
+                    "value": 10.0,
+                    "observed_at": at(d),
+                    "source": "reddit_api",
+                }
+                for c in (banned, steady)
+                for d in (20, 12, 6, 2)
+                if not (c == steady and d == 2)
+            ],
+        )
+    today = {c["handle"]: c for c in build_report(engine, since=WINDOW, now=NOW)["communities"]}
+    assert today["banned_later"]["status"] == "banned"
+    assert today["banned_later"]["last_checked_at"] == "2018-02-27T12:00:00Z"
+    assert set(today) == {"banned_later", "steady", "watched_later"}
+
+    then = {c["handle"]: c for c in build_report(engine, since=WINDOW, now=at(5))["communities"]}
+    assert set(then) == {"banned_later", "steady"}  # watched_later was first seen 3 days ago
+    assert then["banned_later"]["status"] == "active"  # banned 2 days ago, not yet 5 days ago
+    assert then["banned_later"]["last_checked_at"] == "2018-02-22T12:00:00Z"  # its last measure by then
+    assert then["steady"]["status"] == "active"
+    assert then["steady"]["last_checked_at"] == "2018-02-22T12:00:00Z"  # checked 6 days ago: its own
 
 
 def test_config_hash_follows_the_files_as_loaded(tmp_path: Path) -> None:

@@ -126,6 +126,11 @@ def headline(
         f"MAX(CASE WHEN p.observed_at = cut.at_{n} THEN p.value END) AS v_{n}" for n in DAY_OFFSETS
     )
     deltas = ",\n  ".join(f"v.v_last - v.v_{n} AS delta_{n}d" for n in DAY_OFFSETS)
+    # A report for a past `now` shows each community as it stood then: the status of its last
+    # change at or before `now` and its last evidence of a check by then (a measurement or a
+    # change), unless its latest check is itself no later than `now`; communities first seen
+    # after `now` are left out.
+    checked_by_now = "c.last_checked_at IS NULL OR c.last_checked_at <= :now"
     sql = f"""
 WITH heads AS (
   SELECT c.id AS community_id, {case} AS metric FROM communities c WHERE 1 = 1{_ids_clause("c.id", ids)}
@@ -153,8 +158,29 @@ v AS (
     {picks}
   FROM cut JOIN picked p ON p.community_id = cut.community_id AND p.rn = 1
   GROUP BY cut.community_id, cut.at_last
+),
+asof AS (
+  SELECT h.community_id,
+    (SELECT MAX(s.observed_at) FROM status_changes s
+      WHERE s.community_id = h.community_id AND s.observed_at <= :now) AS changed_at,
+    (SELECT MAX(m.observed_at) FROM metrics m
+      WHERE m.community_id = h.community_id AND m.observed_at <= :now) AS measured_at
+  FROM heads h
+),
+was AS (
+  SELECT a.community_id, a.changed_at, a.measured_at, s.new_status, s.reason,
+    ROW_NUMBER() OVER (PARTITION BY a.community_id ORDER BY s.id DESC) AS rn
+  FROM asof a LEFT JOIN status_changes s
+    ON s.community_id = a.community_id AND s.observed_at = a.changed_at
 )
-SELECT c.id, c.platform, c.kind, c.handle, c.status, c.status_reason, c.last_checked_at, h.metric,
+SELECT c.id, c.platform, c.kind, c.handle,
+  CASE WHEN {checked_by_now} THEN c.status ELSE COALESCE(w.new_status, 'unknown') END AS status,
+  CASE WHEN {checked_by_now} THEN c.status_reason ELSE w.reason END AS status_reason,
+  CASE WHEN {checked_by_now} THEN c.last_checked_at
+       WHEN w.changed_at IS NULL THEN w.measured_at
+       WHEN w.measured_at IS NULL OR w.changed_at > w.measured_at THEN w.changed_at
+       ELSE w.measured_at END AS last_checked_at,
+  h.metric,
   v.v_last AS value, v.at_last,
   {deltas},
   CASE WHEN v.v_7 > 0 THEN 100.0 * (v.v_last - v.v_7) / v.v_7 END AS growth_7d_pct,
@@ -162,7 +188,8 @@ SELECT c.id, c.platform, c.kind, c.handle, c.status, c.status_reason, c.last_che
   CASE WHEN v.v_30 > 0 AND v.v_last > v.v_30
        THEN 30.0 * LN(2.0) / LN(CAST(v.v_last AS DOUBLE PRECISION) / v.v_30) END AS doubling_days
 FROM communities c JOIN heads h ON h.community_id = c.id LEFT JOIN v ON v.community_id = c.id
-WHERE 1 = 1{_ids_clause("c.id", ids)}
+  JOIN was w ON w.community_id = c.id AND w.rn = 1
+WHERE c.first_seen_at <= :now{_ids_clause("c.id", ids)}
 """  # noqa: S608 - built from this module's constants; every value (metric names too) is a bound parameter
     if d == "sqlite":
         sql = sql.replace("AS DOUBLE PRECISION", "AS REAL")
