@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from crawler.enrich.community_links import community_links
 from crawler.errors import SourceError
 from crawler.records import CommunityKey
 from crawler.sources import x_parse
@@ -118,6 +119,57 @@ def test_search_result_becomes_a_post_with_permalink_link_and_counts():
     assert first.title is None
     assert posts[1].link_url is None
     assert posts[2].nsfw is True
+
+
+def test_every_t_co_link_of_a_post_is_expanded_for_link_reading():
+    """Entities as X API v2 documents them (start, end, url, expanded_url, display_url;
+    unwound_url with the expansion): the second link names a community too, the photo stays."""
+    key = CommunityKey("x", "query", "deepfake")
+    tweet = {
+        "id": "1800000000000000001",
+        "text": "new home https://t.co/AAAA1111 and backup https://t.co/BBBB2222 https://t.co/CCCC3333",
+        "entities": {
+            "urls": [
+                {
+                    "start": 9,
+                    "end": 32,
+                    "url": "https://t.co/AAAA1111",
+                    "expanded_url": "https://t.me/new_home",
+                    "display_url": "t.me/new_home",
+                },
+                {
+                    "start": 44,
+                    "end": 67,
+                    "url": "https://t.co/BBBB2222",
+                    "expanded_url": "https://t.co/BBBB2222",
+                    "unwound_url": "https://discord.gg/Backup",
+                    "display_url": "discord.gg/Backup",
+                },
+                {
+                    "start": 68,
+                    "end": 91,
+                    "url": "https://t.co/CCCC3333",
+                    "media_key": "3_1800000000000000001",
+                    "expanded_url": "https://x.com/i/web/status/1800000000000000001/photo/1",
+                },
+            ]
+        },
+    }
+    post = x_parse.tweet_post(key, tweet)
+    assert post.link_url == "https://t.me/new_home"
+    assert (
+        post.body
+        == "new home https://t.me/new_home and backup https://discord.gg/Backup https://t.co/CCCC3333"
+    )
+    found = {
+        (k.platform, k.kind, k.handle.lower()) for k in community_links(post.title, post.body, post.link_url)
+    }
+    assert found == {("telegram", "channel", "new_home"), ("discord", "server", "backup")}
+    assert (
+        x_parse.tweet_post(key, {"id": "1", "text": "no entities https://t.co/x"}).body
+        == "no entities https://t.co/x"
+    )
+    assert x_parse.tweet_post(key, {"id": "2"}).body is None
 
 
 def test_recorded_search_page_without_fields_still_parses_and_pages():

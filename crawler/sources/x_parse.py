@@ -232,6 +232,31 @@ def _link_url(tweet: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _expanded_text(tweet: Mapping[str, Any]) -> str | None:
+    """The post's text with each t.co link replaced by the URL it stands for.
+
+    X shortens every link of a text to t.co and gives the real one in `entities.urls`
+    (`unwound_url` where the expansion was asked for, else `expanded_url`). Link reading
+    (crawler.enrich) runs on the text before the content policy drops it, so without this
+    only the first URL (`link_url`) would name a community; the second t.co link would not.
+    Media entities stay as they are (they are attachments, not links).
+    """
+    text = tweet.get("text")
+    if not isinstance(text, str):
+        return None
+    entities = tweet.get("entities")
+    if not isinstance(entities, Mapping):
+        return text
+    for url in entities.get("urls") or ():
+        if not isinstance(url, Mapping) or url.get("media_key"):
+            continue
+        short = url.get("url")
+        target = url.get("unwound_url") or url.get("expanded_url")
+        if isinstance(short, str) and short and isinstance(target, str) and target:
+            text = text.replace(short, target)
+    return text
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -239,8 +264,8 @@ def _int(value: Any) -> int | None:
 def tweet_post(key: CommunityKey, tweet: Mapping[str, Any]) -> Post:
     """One search result as a raw Post under the query's community.
 
-    The text goes to `body` (a tweet has no title), so the default `metadata` policy keeps
-    only its tool mentions; `author` is the author id, pseudonymised by the enricher.
+    The text goes to `body` (a tweet has no title) with its t.co links expanded, so the default
+    `metadata` policy keeps only its tool mentions and the communities it links to; `author` is the author id, pseudonymised by the enricher.
     """
     tid = _numeric_id(tweet.get("id"))
     if tid is None:
@@ -254,7 +279,7 @@ def tweet_post(key: CommunityKey, tweet: Mapping[str, Any]) -> Post:
         external_id=tid,
         created_at=iso_to_utc(tweet.get("created_at")),
         author=str(author) if author is not None else None,
-        body=tweet.get("text") if isinstance(tweet.get("text"), str) else None,
+        body=_expanded_text(tweet),
         url=STATUS_URL.format(id=tid),
         link_url=_link_url(tweet),
         score=_int(metrics.get("like_count")),
