@@ -18,6 +18,7 @@ from crawler.sim.content import Item
 from crawler.sim.scenario import delete, post, set_status, steady
 from crawler.sim.server import Simulation
 from crawler.sim.wire import Exchange
+from crawler.sources.bluesky import SEARCH_MARGIN
 from tests.conftest import Sleeps
 from tests.conftest import config_rows as rows
 
@@ -350,8 +351,13 @@ def test_a_wrong_app_password_fails_searches_in_a_sentence_and_keeps_the_account
 
 
 def test_the_compliance_sweep_erases_posts_deleted_upstream(bsky_config, fake, db_url):
-    keep = fake.add_post("deepfake", recent(5), text="still here", author=1)
-    gone = fake.add_post("deepfake", recent(4), text="soon gone", author=2)
+    # Both times from one clock read (the world's now, whole seconds): `keep` sits exactly
+    # SEARCH_MARGIN before `gone`, on the inclusive edge of the window the second crawl
+    # searches again. Two wall-clock reads (recent(5), recent(4)) put it there only when
+    # they fell in the same millisecond (createdAt, so the saved search time, is to the ms).
+    gone_at = fake.sim.world.now() - timedelta(hours=4)
+    keep = fake.add_post("deepfake", gone_at - SEARCH_MARGIN, text="still here", author=1)
+    gone = fake.add_post("deepfake", gone_at, text="soon gone", author=2)
     keep_uri, gone_uri = fake.uri("deepfake", keep), fake.uri("deepfake", gone)
     config = bsky_config(
         searches=["deepfake"], db_url=db_url, settings='[privacy]\ndefault_policy = "full"\n'
