@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -19,6 +19,9 @@ from crawler import __version__
 from crawler.config import SOURCE_NAMES, Config, load_config
 from crawler.config.loader import config_dir as _config_dir
 from crawler.errors import ConfigError, DfwatchError
+
+if TYPE_CHECKING:
+    from crawler.plugins import SourceSpec
 
 log = logging.getLogger("dfwatch.cli")
 
@@ -336,7 +339,7 @@ def sources(config: ConfigOpt = None) -> None:
             elif missing:
                 state = f"skipped: set {' and '.join(missing)}"
             else:
-                state = "enabled"
+                state = "enabled" + _skipped_kinds(cfg, spec)
             table.add_row(spec.name, str(n), "\n".join(creds) or "none needed", state)
         Console().print(table)
         for name, (usd, runs) in sorted(spend.items()):
@@ -588,6 +591,17 @@ def _spend_30d(database_url: str) -> dict[str, tuple[float, int]]:
         return {}
     finally:
         engine.dispose()
+
+
+def _skipped_kinds(cfg: Config, spec: SourceSpec) -> str:
+    """ "; 2 queries skipped: set A and B" where optional credentials some targets need are unset."""
+    unset = [c for c in spec.credentials if c.kinds and not cfg.credential(c.variable)]
+    kinds = {k for c in unset for k in c.kinds}
+    n = sum(1 for t in cfg.targets(spec.name) if t.key.kind in kinds)
+    if not n:
+        return ""
+    names = " and ".join(dict.fromkeys(c.variable for c in unset))
+    return f"; {n} {'/'.join(sorted(kinds))} {'target' if n == 1 else 'targets'} skipped: set {names}"
 
 
 def _redact(url: str) -> str:

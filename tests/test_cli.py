@@ -102,6 +102,19 @@ def test_sources_lists_credentials_without_values(tmp_path: Path) -> None:
     assert "s3cr3t-value" not in result.output and "id-123" not in result.output
 
 
+def test_sources_counts_the_targets_an_unset_optional_credential_skips(tmp_path: Path) -> None:
+    watch = {"bluesky": {"accounts": [{"name": "a.bsky.social"}], "searches": [{"name": "x"}, {"name": "y"}]}}
+    cfg = write_config(tmp_path / "cfg", watch)
+    env = {**_env(tmp_path), "COLUMNS": "200"}
+    result = runner.invoke(app, ["sources", "--config", str(cfg)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "enabled; 2 query targets skipped: set BLUESKY_HANDLE and BLUESKY_APP_PASSWORD" in result.output
+    env.update(BLUESKY_HANDLE="a.bsky.social", BLUESKY_APP_PASSWORD="app-pass-not-shown")
+    result = runner.invoke(app, ["sources", "--config", str(cfg)], env=env)
+    assert "skipped" not in result.output.split("bluesky", 1)[1].split("\n", 1)[0]
+    assert "app-pass-not-shown" not in result.output
+
+
 def test_missing_config_directory_is_a_config_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["crawl", "--config", str(tmp_path / "nope")], env=_env(tmp_path))
     assert result.exit_code == 2

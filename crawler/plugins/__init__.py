@@ -35,6 +35,9 @@ class Credential:
     variable: str
     required: bool
     enables: str  # what it gives: "the source", "5,000 requests an hour instead of 60"
+    # Target kinds that are skipped without it (an optional credential some targets need:
+    # Bluesky's searches); `dfwatch sources` counts them.
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

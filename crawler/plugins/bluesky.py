@@ -84,12 +84,16 @@ SOURCE: Any = SourceSpec(
     settings=BlueskySettings,
     credentials=(
         Credential(
-            "BLUESKY_HANDLE", False, "post searches, with BLUESKY_APP_PASSWORD (accounts need no login)"
+            "BLUESKY_HANDLE",
+            False,
+            "post searches, with BLUESKY_APP_PASSWORD (accounts need no login)",
+            kinds=("query",),
         ),
         Credential(
             "BLUESKY_APP_PASSWORD",
             False,
             "post searches, with BLUESKY_HANDLE (an app password, never the account's own)",
+            kinds=("query",),
         ),
     ),
     endpoints=(
