@@ -148,6 +148,17 @@ def test_a_status_change_is_alerted_once_over_repeated_runs(
     assert row["kind"] == "status_change" and row["delivered"] and row["attempts"] == 1
 
 
+def test_a_community_back_from_a_dead_status_says_it_is_active_again(
+    engine: Engine, make_config: Any, receiver: Receiver, db_url: str
+) -> None:
+    config = alert_config(make_config, [receiver.url()], db_url=db_url)
+    observe(engine, "not_found", NOW - timedelta(days=1))
+    observe(engine, "active", NOW)
+    run_alerts(config, engine, now=NOW + timedelta(hours=1))
+    assert [m["title"] for m in receiver.received] == ["dfwatch: r/deepfakes active again (was not_found)"]
+    assert "not_found → active" in receiver.received[0]["message"]
+
+
 def test_a_first_observation_out_of_unknown_is_no_event(
     engine: Engine, db_url: str, make_config: Any, receiver: Receiver
 ) -> None:

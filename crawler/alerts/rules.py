@@ -125,11 +125,13 @@ def status_events(conn: Connection, now: datetime) -> list[Event]:
     for r in rows:
         name = community_name(r.platform, r.kind, r.handle)
         reason = f" (reason: {r.reason[:200]})" if r.reason else ""
+        # Back from a dead status (a name that now resolves, a ban lifted) reads as such.
+        what = f"active again (was {r.old_status})" if r.new_status == "active" else r.new_status
         events.append(
             Event(
                 "status_change",
                 f"status:{r.id}",
-                f"dfwatch: {name} {r.new_status}",
+                f"dfwatch: {name} {what}",
                 f"{name}: {r.old_status} → {r.new_status}{reason}, observed "
                 f"{as_utc(r.observed_at):%Y-%m-%d %H:%M} UTC.",
                 r.community_id,
