@@ -38,3 +38,14 @@ def test_a_broker_that_is_no_redis_url_is_refused_without_echoing_it(make_config
         make_config({}, '[cluster]\nbroker = "amqp://user:hunter2@mq/"\n')
     assert "hunter2" not in str(info.value)
     assert "cluster.broker" in str(info.value)
+
+
+def test_the_run_shards_migration_and_model_agree(sqlite_engine: Any) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from crawler.db.models import Base
+
+    with sqlite_engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert [d for d in diff if "run_shards" in repr(d)] == []
