@@ -63,6 +63,24 @@ class RunResult:
         return {"ok": EXIT_OK, "partial": EXIT_PARTIAL}.get(self.status, EXIT_FAILED)
 
 
+# What runs the sources of a run that is set up: (config, engine, enricher, run_id, runnable,
+# skipped, lock, sleep, on_source) -> RunResult.
+Runner = Callable[
+    [
+        Config,
+        Engine,
+        Enricher,
+        int,
+        list[tuple[str, Source]],
+        dict[str, SourceOutcome],
+        runlog.RunLock,
+        Callable[[float], None],
+        Callable[[str, str], None] | None,
+    ],
+    RunResult,
+]
+
+
 def resolve_sources(only: Sequence[str] | None) -> list[str]:
     """Validate `--only` names against the known sources; keep DESIGN.md's order."""
     names = source_names()
@@ -101,11 +119,15 @@ def run_crawl(
     trigger: str = "manual",
     sleep: Callable[[float], None] = time.sleep,
     on_source: Callable[[str, str], None] | None = None,
+    *,
+    runner: Runner | None = None,
 ) -> RunResult:
     """Run one crawl of every enabled source (or `only` those); see the module docstring.
 
     `on_source(name, event)` is called with "start", "ok", "partial", "failed" or
-    "skipped: <reason>", for progress display.
+    "skipped: <reason>", for progress display. `runner` runs the sources once the run is
+    set up (schema, key, lock, `crawl_runs` row): in this process by default, on the shard
+    queue for a distributed crawl (crawler.cluster.coordinator).
     """
     names = resolve_sources(only)
     # The pseudonym key is checked before anything is written or requested.
@@ -136,7 +158,9 @@ def run_crawl(
             raise
         runlog.lock_taken(engine, run_id, time.monotonic() - waiting_since)
         try:
-            return _run(config, engine, enricher, run_id, runnable, skipped, lock, sleep, on_source)
+            return (runner or _run)(
+                config, engine, enricher, run_id, runnable, skipped, lock, sleep, on_source
+            )
         finally:
             lock.release()
     finally:
@@ -268,7 +292,7 @@ def run_group(
         summary = ctx.stats.error_summary
         if own_error:
             summary = f"{own_error}; {summary}" if summary else own_error
-        outcomes.append(GroupOutcome(ctx, _source_status(ctx.stats, own_error), summary))
+        outcomes.append(GroupOutcome(ctx, source_status(ctx.stats, own_error), summary))
     return outcomes
 
 
@@ -366,7 +390,7 @@ def _abandon(engine: Engine, run_id: int, contexts: list[SourceContext], why: st
         log.warning("run=%d could not be marked failed: %s", run_id, exc)
 
 
-def _source_status(stats: SourceStats, error: str | None) -> str:
+def source_status(stats: SourceStats, error: str | None) -> str:
     """failed: nothing came back; partial: some targets failed; ok: none did."""
     if error or stats.errors:
         return "failed" if stats.items == 0 else "partial"

@@ -221,6 +221,12 @@ class ClusterSettings(_Strict):
     max_retries: int = Field(
         2, ge=0, le=10, description="redeliveries of a shard that crashed, before its targets are failed"
     )
+    heartbeat_seconds: float = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="a worker silent this long is taken as dead: its unfinished shards go to another",
+    )
 
     @field_validator("broker")
     @classmethod
