@@ -7,11 +7,22 @@ of its own, dropped afterwards. Counts and orderings, never durations.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from crawler.db.engine import make_engine
 from crawler.errors import ConfigError
+from tests.conftest import PG_URL, pg_skip_reason, write_config
 
 
 def test_a_broker_with_sqlite_is_refused_in_one_sentence(make_config: Any) -> None:
@@ -127,3 +138,231 @@ def test_the_fingerprint_follows_the_watchlist_not_the_machine(make_config: Any)
     b = make_config({"reddit": {"subreddits": ["aa"]}}, "[database]\nurl = 'sqlite:///elsewhere.db'\n")
     c = make_config({"reddit": {"subreddits": ["aa", "bb"]}}, env=SECRETS)
     assert config_fingerprint(a) == config_fingerprint(b) != config_fingerprint(c)
+
+
+# --------------------------------------------------------------------------- on Redis and PostgreSQL
+
+REDIS_URL = os.environ.get("DFWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-c", "from crawler.cli import main; main()"]
+# Credentials of this test run's own, so the shared budgets in Redis (keyed by their
+# fingerprints) start empty; with a token the GitHub budget is the token's, not the IP's 10.
+_RUN = uuid.uuid4().hex[:8]
+CREDS = {
+    "REDDIT_CLIENT_ID": f"cluster-test-client-{_RUN}",
+    "REDDIT_CLIENT_SECRET": "cluster-test-secret-value",
+    "GITHUB_TOKEN": f"ghp_clustertest{_RUN}",
+}
+
+
+def _redis_reason() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}"
+    return None
+
+
+def _cluster_reason() -> str | None:
+    return _redis_reason() or pg_skip_reason()
+
+
+needs_cluster = pytest.mark.skipif(_cluster_reason() is not None, reason=_cluster_reason() or "")
+
+
+@contextmanager
+def _pg_schema() -> Iterator[str]:
+    """A database URL whose every connection lives in a new PostgreSQL schema, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def queue() -> Iterator[str]:
+    """A queue of this test's own; its Redis keys (the broker's namespace) are deleted afterwards."""
+    import redis
+
+    from crawler.cluster.broker import namespace_of
+
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=namespace_of(name) + "*"))
+    if keys:
+        client.delete(*keys)
+
+
+def _rows(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    eng = make_engine(url)
+    try:
+        with eng.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+    finally:
+        eng.dispose()
+
+
+def _world_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What a crawl stored, without surrogate ids, run ids and the crawl's own clock."""
+    queries = {
+        "communities": "select platform, kind, lower(handle), external_id, title, url, nsfw, created_at, "
+        "status, status_reason from communities c",
+        "metrics": "select c.platform, c.kind, lower(c.handle), m.metric, m.value, m.source from metrics m "
+        "join communities c on c.id = m.community_id",
+        "posts": "select c.platform, c.kind, lower(c.handle), p.external_id, p.created_at, p.author, p.title, "
+        "p.body, p.url, p.link_domain, p.score, p.num_comments, p.nsfw, p.flair, p.state from posts p "
+        "join communities c on c.id = p.community_id",
+        "status_changes": "select c.platform, c.kind, lower(c.handle), s.old_status, s.new_status, s.reason "
+        "from status_changes s join communities c on c.id = s.community_id",
+        "mentions": "select p.external_id, t.name from mentions m join posts p on p.id = m.post_id "
+        "join tools t on t.id = m.tool_id",
+    }
+    return {name: sorted(_rows(url, sql), key=repr) for name, sql in queries.items()}
+
+
+def _cluster_config(tmp_path: Path, sim: Any, queue: str, settings: str = "") -> Path:
+    world = sim.world
+    watchlist = {
+        "reddit": {"subreddits": world.names("reddit", "subreddit")},
+        "github": {"repos": world.names("github", "repo")},
+    }
+    return write_config(
+        tmp_path / "config",
+        watchlist,
+        "[rate_limits]\nmax_retries = 1\nbackoff_seconds = 0\nmax_wait_seconds = 30\n"
+        "[spiders]\ndownload_delay = 0\nautothrottle = false\n"
+        f'[cluster]\nqueue = "{queue}"\nreddit_block = 100\nspider_group = 4\nheartbeat_seconds = 3\n'
+        "max_retries = 1\n" + settings,
+    )
+
+
+def _env(sim: Any, config_dir: Path, db_url: str, broker: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DFWATCH_", "REDDIT_", "GITHUB_", "X_"))}
+    env.update(sim.endpoint_env())
+    env.update(
+        CREDS,
+        DFWATCH_CONFIG=str(config_dir),
+        DFWATCH_DATABASE_URL=db_url,
+        DFWATCH_NOW=sim.clock.iso(),
+        DFWATCH_PSEUDONYM_KEY="cluster-test-pseudonym-key",
+    )
+    if broker:
+        env["DFWATCH_BROKER_URL"] = broker
+    return env
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False
+    )
+
+
+@contextmanager
+def _workers(env: dict[str, str], n: int, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`n` worker processes (`dfwatch worker --threads 1`), stopped with SIGTERM afterwards."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for i in range(n):
+        out = (log_dir / f"worker{i}.log").open("wb")
+        procs.append(
+            subprocess.Popen([*CLI, "worker", "--threads", "1"], env=env, cwd=ROOT, stdout=out, stderr=out)
+        )
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def _sweep_requests(sim: Any) -> int:
+    """Requests of Reddit's deletion sweep (/api/info?id=...), not its metadata batches."""
+    return sum(1 for x in sim.exchanges("reddit", "info") if x.request.arg("id"))
+
+
+@needs_cluster
+@pytest.mark.slow
+def test_a_distributed_crawl_on_three_workers_equals_a_single_machine_crawl(
+    tmp_path: Path, queue: str
+) -> None:
+    from crawler.sim.server import Simulation
+
+    with Simulation(seed=3, n_subreddits=110, n_accounts=0, n_repos=4, record=True) as sim, _pg_schema() as one, \
+            _pg_schema() as many:  # fmt: skip
+        config_dir = _cluster_config(tmp_path, sim, queue)
+        sweeps = []
+        for day in (1, 2):
+            single_env = _env(sim, config_dir, one, None)
+            sim.log.clear()
+            done = _cli(single_env, "crawl")
+            assert done.returncode == 0, done.stderr[-3000:]
+            single_sweep = _sweep_requests(sim)
+
+            env = _env(sim, config_dir, many, REDIS_URL)
+            sim.log.clear()
+            with _workers(env, 3, tmp_path / f"day{day}"):
+                done = _cli(env, "crawl", "--distributed")
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert _sweep_requests(sim) == single_sweep  # the sweep ran once, and asked the same
+            sweeps.append(single_sweep)
+            assert _world_rows(many) == _world_rows(one)
+            sim.advance(days=1)
+        assert sweeps[1] > 0  # the second day's sweep had stored posts to ask about
+
+        run_id = _rows(many, "select max(id) from crawl_runs")[0][0]
+        shards = _rows(
+            many, "select source, steps, status, attempts, requests, items from run_shards where run_id = :r "
+            "order by source, shard",
+            r=run_id,
+        )  # fmt: skip
+        repos, subs = len(sim.world.names("github", "repo")), len(sim.world.names("reddit", "subreddit"))
+        assert [(s, st) for s, st, *_ in shards] == [
+            *[("github", "targets")] * -(-repos // 4),
+            *[("reddit", "targets")] * -(-subs // 100),
+            ("reddit", "finale"),
+        ]
+        assert {status for _s, _st, status, *_ in shards} == {"ok"}
+        assert (
+            len({w for (w,) in _rows(many, "select worker from run_shards where run_id = :r", r=run_id)}) >= 2
+        )
+        sums = _rows(
+            many, "select source, status, requests, items from run_sources where run_id = :r order by source", r=run_id
+        )  # fmt: skip
+        for source, status, requests, items in sums:
+            mine = [s for s in shards if s[0] == source]
+            assert (status, requests, items) == ("ok", sum(s[4] for s in mine), sum(s[5] for s in mine))
+        assert _rows(many, "select status, trigger from crawl_runs where id = :r", r=run_id) == [
+            ("ok", "manual")
+        ]
+
+
+@needs_cluster
+def test_broker_unreachable_is_exit_1_and_leaves_no_run(tmp_path: Path, queue: str) -> None:
+    from crawler.sim.server import Simulation
+
+    with Simulation(seed=3, n_subreddits=3, n_accounts=0, n_repos=1) as sim, _pg_schema() as url:
+        config_dir = _cluster_config(tmp_path, sim, queue)
+        env = _env(sim, config_dir, url, "redis://:brokerpass@127.0.0.1:1/0")
+        done = _cli(env, "crawl", "--distributed", timeout=60)
+        assert done.returncode == 1
+        assert done.stderr.startswith("dfwatch: the broker at redis://127.0.0.1:1/0 is not reachable")
+        assert "nothing was enqueued" in done.stderr and "brokerpass" not in done.stderr
+        assert sim.stats.count() == 0  # not one request to a platform
+        tables = _rows(url, "select table_name from information_schema.tables where table_name = 'crawl_runs' "
+                       "and table_schema = current_schema()")  # fmt: skip
+        assert tables == [] or _rows(url, "select count(*) from crawl_runs") == [(0,)]
