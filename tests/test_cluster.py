@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 
 from crawler.db.engine import make_engine
 from crawler.errors import ConfigError
@@ -366,3 +367,151 @@ def test_broker_unreachable_is_exit_1_and_leaves_no_run(tmp_path: Path, queue: s
         tables = _rows(url, "select table_name from information_schema.tables where table_name = 'crawl_runs' "
                        "and table_schema = current_schema()")  # fmt: skip
         assert tables == [] or _rows(url, "select count(*) from crawl_runs") == [(0,)]
+
+
+def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """The environment a worker thread of this process loads its config with."""
+    for name in list(os.environ):
+        if name.startswith(("DFWATCH_", "REDDIT_", "GITHUB_", "X_")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        if name.startswith(("DFWATCH_", "REDDIT_", "GITHUB_")):
+            monkeypatch.setenv(name, value)
+
+
+@contextmanager
+def _worker_thread(config: Any, threads: int = 2) -> Iterator[None]:
+    """A Dramatiq worker in a thread of this process (so a test can patch what it runs)."""
+    import threading
+
+    from crawler.cluster.worker import serve
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve,
+        args=(config, str(config.directory)),
+        kwargs={"threads": threads, "stop": stop},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+@needs_cluster
+@pytest.mark.slow
+def test_a_poison_shard_fails_its_targets_after_bounded_retries_and_the_rest_is_stored(
+    tmp_path: Path, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.cluster import actors
+    from crawler.cluster.coordinator import run_distributed
+    from crawler.config import load_config
+    from crawler.sim.server import Simulation
+
+    with Simulation(seed=3, n_subreddits=12, n_accounts=0, n_repos=1) as sim, _pg_schema() as url:
+        config_dir = write_config(
+            tmp_path / "config",
+            {"reddit": {"subreddits": sim.world.names("reddit", "subreddit")}},
+            "[rate_limits]\nmax_retries = 1\nbackoff_seconds = 0\nmax_wait_seconds = 30\n"
+            f'[cluster]\nqueue = "{queue}"\nreddit_block = 5\nmax_retries = 2\n',
+        )
+        _set_env(monkeypatch, _env(sim, config_dir, url, REDIS_URL))
+        config = load_config(config_dir)
+        attempts: list[str] = []
+        real = actors.execute_shard
+
+        def crashing(config: Any, engine: Any, shard: Any, **kw: Any) -> str:
+            attempts.append(str(shard))
+            if shard.index == 2:  # the second block of names crashes its worker's run every time
+                raise RuntimeError("poison")
+            return real(config, engine, shard, **kw)
+
+        monkeypatch.setattr(actors, "execute_shard", crashing)
+        with _worker_thread(config):
+            result = run_distributed(config, poll_seconds=0.2)
+
+        assert (result.status, result.exit_code) == ("partial", 4)
+        assert attempts.count("reddit#2") == 3  # the first run and max_retries = 2 redeliveries
+        shards = _rows(
+            url, "select shard, steps, status, attempts, error_summary from run_shards order by shard"
+        )
+        assert [(n, steps, status) for n, steps, status, _a, _e in shards] == [
+            (1, "targets", "ok"),
+            (2, "targets", "failed"),
+            (3, "targets", "ok"),
+            (4, "finale", "ok"),
+        ]
+        poison = shards[1]
+        block = sorted(sim.world.names("reddit", "subreddit"), key=str.lower)[5:10]
+        assert poison[3] == 3
+        assert poison[4].startswith(f"reddit#2 (5 targets: {', '.join(block)}): crashed on all 3 attempts")
+        ((status, summary),) = _rows(
+            url, "select status, error_summary from run_sources where source = 'reddit'"
+        )
+        assert status == "partial" and summary.startswith("failed shards: reddit#2 (5 targets: ")
+        # The other blocks' subreddits are stored; the poison block's have their rows only.
+        observed = {
+            h
+            for (h,) in _rows(
+                url,
+                "select distinct lower(c.handle) from metrics m join communities c on c.id = m.community_id",
+            )
+        }
+        assert observed and not observed & {b.lower() for b in block}
+        assert _rows(url, "select count(*) from communities") == [(12,)]
+
+
+@needs_cluster
+@pytest.mark.slow
+def test_a_worker_killed_mid_shard_is_replaced_and_nothing_is_lost_or_doubled(
+    tmp_path: Path, queue: str
+) -> None:
+    import time
+
+    from crawler.sim.server import Simulation
+
+    with Simulation(seed=3, n_subreddits=12, n_accounts=0, n_repos=1) as sim, _pg_schema() as one, \
+            _pg_schema() as many:  # fmt: skip
+        config_dir = write_config(
+            tmp_path / "config",
+            {"reddit": {"subreddits": sim.world.names("reddit", "subreddit")}},
+            "[rate_limits]\nmax_retries = 1\nbackoff_seconds = 0\nmax_wait_seconds = 30\n"
+            f'[cluster]\nqueue = "{queue}"\nreddit_block = 5\nheartbeat_seconds = 2\n',
+        )
+        done = _cli(_env(sim, config_dir, one, None), "crawl")
+        assert done.returncode == 0, done.stderr[-3000:]
+
+        # Every listing page answers slowly, so a shard is still running when its worker dies.
+        sim.add_fault(platform="reddit", kind="slow", endpoint="new", times=None, delay=1.5)
+        env = _env(sim, config_dir, many, REDIS_URL)
+        with _workers(env, 2, tmp_path / "workers") as workers:
+            crawl = subprocess.Popen(
+                [*CLI, "crawl", "--distributed"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            victim = None
+            for _ in range(600):  # at most a minute: a shard is running
+                time.sleep(0.1)
+                try:
+                    running = _rows(many, "select worker from run_shards where status = 'running'")
+                except ProgrammingError:
+                    continue  # the schema is being created
+                if running:
+                    pid = int(running[0][0].rsplit(":", 1)[1])
+                    victim = next(w for w in workers if w.pid == pid)
+                    break
+            assert victim is not None
+            victim.kill()  # kill -9 mid-shard
+            victim.wait()
+            _out, err = crawl.communicate(timeout=300)
+        assert crawl.returncode == 0, err[-3000:].decode()
+        shards = _rows(many, "select shard, status, attempts from run_shards order by shard")
+        assert {status for _n, status, _a in shards} == {"ok"}
+        assert max(a for _n, _s, a in shards) == 2  # the killed one was run again, by the other worker
+        assert _world_rows(many) == _world_rows(one)  # nothing lost, nothing doubled
