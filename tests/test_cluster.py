@@ -515,3 +515,20 @@ def test_a_worker_killed_mid_shard_is_replaced_and_nothing_is_lost_or_doubled(
         assert {status for _n, status, _a in shards} == {"ok"}
         assert max(a for _n, _s, a in shards) == 2  # the killed one was run again, by the other worker
         assert _world_rows(many) == _world_rows(one)  # nothing lost, nothing doubled
+
+
+def test_the_scheduler_plans_a_distributed_crawl_when_a_broker_is_set(
+    make_config: Any, tmp_path: Path
+) -> None:
+    from crawler.schedule.child import Supervisor
+
+    pg = "postgresql+psycopg://u@127.0.0.1:5432/db"
+    seen: list[list[str]] = []
+    for broker in (None, "redis://127.0.0.1:6379/0"):
+        env = {"DFWATCH_BROKER_URL": broker} if broker else {}
+        config = make_config({"reddit": {"subreddits": ["aa"]}}, env=env, db_url=pg)
+        supervisor = Supervisor(config, engine=None, cli_command=["dfwatch"])  # type: ignore[arg-type]
+        supervisor._spawn = lambda argv, label: seen.append(argv)  # type: ignore[method-assign]
+        assert supervisor.run_crawl(str(tmp_path), ["reddit"]) is None
+    assert "--distributed" not in seen[0]
+    assert seen[1][-1] == "--distributed"

@@ -52,6 +52,7 @@ from crawler.stats import SourceStats
 log = logging.getLogger("dfwatch.crawl")
 
 POLL_SECONDS = 1.0
+CLOSE_MARGIN_SECONDS = 60.0  # of [schedule] timeout_minutes, kept to close the run
 
 
 def run_distributed(
@@ -143,7 +144,10 @@ class _Coordinator:
         lock: runlog.RunLock,
         notify: Callable[[str, str], None],
     ) -> None:
-        timeout = config.settings.schedule.timeout_minutes * 60
+        # The scheduler kills a crawl at timeout_minutes: stop waiting a little earlier, so the
+        # run is closed (and its open shards named) by the coordinator, not left to the kill.
+        full = config.settings.schedule.timeout_minutes * 60
+        timeout = max(full / 2, full - CLOSE_MARGIN_SECONDS)
         deadline = time.monotonic() + timeout
         polls = int(timeout / max(self.poll_seconds, 0.01)) + 2  # the loop's bound, whatever the clock does
         shown: dict[str, tuple[int, int]] = {}
