@@ -532,3 +532,28 @@ def test_the_scheduler_plans_a_distributed_crawl_when_a_broker_is_set(
         assert supervisor.run_crawl(str(tmp_path), ["reddit"]) is None
     assert "--distributed" not in seen[0]
     assert seen[1][-1] == "--distributed"
+
+
+@needs_cluster
+@pytest.mark.slow
+def test_a_shard_longer_than_the_heartbeat_timeout_is_not_given_to_another_worker(
+    tmp_path: Path, queue: str
+) -> None:
+    from crawler.sim.server import Simulation
+
+    with Simulation(seed=3, n_subreddits=12, n_accounts=0, n_repos=1) as sim, _pg_schema() as url:
+        config_dir = write_config(
+            tmp_path / "config",
+            {"reddit": {"subreddits": sim.world.names("reddit", "subreddit")}},
+            "[rate_limits]\nmax_retries = 1\nbackoff_seconds = 0\nmax_wait_seconds = 30\n"
+            f'[cluster]\nqueue = "{queue}"\nreddit_block = 5\nheartbeat_seconds = 1\n',
+        )
+        # Each listing page takes 4 s: a shard outlives the heartbeat timeout several times over,
+        # while the worker's one thread holds a second shard prefetched (its main queue's consumer
+        # then stops polling; the delay queue's consumer, same broker id, keeps the heartbeat).
+        sim.add_fault(platform="reddit", kind="slow", endpoint="new", times=None, delay=4)
+        env = _env(sim, config_dir, url, REDIS_URL)
+        with _workers(env, 2, tmp_path / "workers"):
+            done = _cli(env, "crawl", "--distributed")
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert _rows(url, "select status, attempts from run_shards order by shard") == [("ok", 1)] * 4
