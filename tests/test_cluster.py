@@ -557,3 +557,94 @@ def test_a_shard_longer_than_the_heartbeat_timeout_is_not_given_to_another_worke
             done = _cli(env, "crawl", "--distributed")
         assert done.returncode == 0, done.stderr[-3000:]
         assert _rows(url, "select status, attempts from run_shards order by shard") == [("ok", 1)] * 4
+
+
+def _reddit_cluster(tmp_path: Path, sim: Any, queue: str, settings: str = "") -> Path:
+    return write_config(
+        tmp_path / "config",
+        {"reddit": {"subreddits": sim.world.names("reddit", "subreddit")}},
+        "[rate_limits]\nmax_retries = 1\nbackoff_seconds = 0\nmax_wait_seconds = 30\n"
+        f'[cluster]\nqueue = "{queue}"\nreddit_block = 5\n' + settings,
+    )
+
+
+@needs_cluster
+def test_a_worker_with_another_config_fails_the_shards_and_says_why(
+    tmp_path: Path, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.cluster import actors
+    from crawler.cluster.coordinator import run_distributed
+    from crawler.config import load_config
+    from crawler.sim.server import Simulation
+
+    with Simulation(seed=3, n_subreddits=12, n_accounts=0, n_repos=1) as sim, _pg_schema() as url:
+        config_dir = _reddit_cluster(tmp_path, sim, queue)
+        _set_env(monkeypatch, _env(sim, config_dir, url, REDIS_URL))
+        config = load_config(config_dir)
+        monkeypatch.setattr(actors, "config_fingerprint", lambda _config: "another watchlist")
+        with _worker_thread(config):
+            result = run_distributed(config, poll_seconds=0.2)
+        assert (result.status, result.exit_code) == ("failed", 1)
+        shards = _rows(url, "select status, attempts, error_summary from run_shards order by shard")
+        assert [(s, a) for s, a, _e in shards] == [("failed", 1)] * 4
+        assert all("differs from the one the crawl was planned with" in e for _s, _a, e in shards)
+        assert sim.stats.count("reddit") == 0  # nothing was crawled
+
+
+@needs_cluster
+def test_shards_nobody_runs_fail_at_the_timeout_and_the_run_closes(
+    tmp_path: Path, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.cluster.coordinator import run_distributed
+    from crawler.config import load_config
+    from crawler.sim.server import Simulation
+
+    with Simulation(seed=3, n_subreddits=12, n_accounts=0, n_repos=1) as sim, _pg_schema() as url:
+        config_dir = _reddit_cluster(tmp_path, sim, queue, "[schedule]\ntimeout_minutes = 0.01\n")
+        _set_env(monkeypatch, _env(sim, config_dir, url, REDIS_URL))
+        result = run_distributed(load_config(config_dir), poll_seconds=0.05)  # no worker at all
+        assert (result.status, result.exit_code) == ("failed", 1)
+        shards = _rows(url, "select status, error_summary from run_shards order by shard")
+        assert {s for s, _e in shards} == {"failed"}
+        assert all(e == "not finished within [schedule] timeout_minutes = 0.01" for _s, e in shards)
+        assert _rows(url, "select status from crawl_runs") == [("failed",)]
+        assert _rows(url, "select count(*) from run_locks") == [(0,)]  # the lock is released
+
+
+@needs_cluster
+@pytest.mark.slow
+def test_sigterm_lets_the_worker_finish_its_shard_and_hand_back_the_rest(tmp_path: Path, queue: str) -> None:
+    import time
+
+    from crawler.sim.server import Simulation
+
+    with Simulation(seed=3, n_subreddits=12, n_accounts=0, n_repos=1) as sim, _pg_schema() as url:
+        config_dir = _reddit_cluster(tmp_path, sim, queue, "heartbeat_seconds = 2\n")
+        sim.add_fault(platform="reddit", kind="slow", endpoint="new", times=None, delay=2)
+        env = _env(sim, config_dir, url, REDIS_URL)
+        crawl = subprocess.Popen(
+            [*CLI, "crawl", "--distributed"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        with _workers(env, 1, tmp_path / "first") as (first,):
+            running: list[tuple[Any, ...]] = []
+            for _ in range(600):  # at most a minute: its first shard is running
+                time.sleep(0.1)
+                try:
+                    running = _rows(url, "select shard from run_shards where status = 'running'")
+                except ProgrammingError:
+                    continue  # the schema is being created
+                if running:
+                    break
+            assert running
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=120) == 0  # it finished the shard it held, then stopped
+        (held,) = running[0]
+        assert _rows(url, "select status, attempts from run_shards where shard = :s", s=held) == [("ok", 1)]
+        with _workers(env, 1, tmp_path / "second"):  # the shards it handed back are taken again
+            _out, err = crawl.communicate(timeout=300)
+        assert crawl.returncode == 0, err[-3000:].decode()
+        assert _rows(url, "select status, attempts from run_shards order by shard") == [("ok", 1)] * 4
