@@ -320,8 +320,16 @@ def test_a_distributed_crawl_on_three_workers_equals_a_single_machine_crawl(
                 done = _cli(env, "crawl", "--distributed")
             assert done.returncode == 0, done.stderr[-3000:]
             assert _sweep_requests(sim) == single_sweep  # the sweep ran once, and asked the same
+            assert sim.stats.status_count("reddit", 429) == 0  # three workers, one client: within its limit
             sweeps.append(single_sweep)
             assert _world_rows(many) == _world_rows(one)
+            # The same requests as one machine, but a token grant per Reddit shard that sent any
+            # (praw asks for its token on its first request) instead of one.
+            sql = "select source, requests from run_sources where run_id = (select max(id) from crawl_runs)"
+            single, dist = dict(_rows(one, sql)), dict(_rows(many, sql))
+            reddit_shards = _rows(many, "select count(*) from run_shards where source = 'reddit' and requests > 0 "
+                                  "and run_id = (select max(id) from crawl_runs)")[0][0]  # fmt: skip
+            assert dist == {**single, "reddit": single["reddit"] + reddit_shards - 1}
             sim.advance(days=1)
         assert sweeps[1] > 0  # the second day's sweep had stored posts to ask about
 
