@@ -308,7 +308,8 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "run_sources",
-        "What one source did within one run; primary key `(run_id, source)`.",
+        "What one source did within one run (in a distributed crawl, the sum of its `run_shards`); "
+        "primary key `(run_id, source)`.",
         (
             C("run_id", "the run (`crawl_runs.id`)"),
             C("source", "a declared source (`dfwatch sources`; docs/sources.md)", _SOURCES),
