@@ -656,3 +656,29 @@ def test_sigterm_lets_the_worker_finish_its_shard_and_hand_back_the_rest(tmp_pat
             _out, err = crawl.communicate(timeout=300)
         assert crawl.returncode == 0, err[-3000:].decode()
         assert _rows(url, "select status, attempts from run_shards order by shard") == [("ok", 1)] * 4
+
+
+def test_x_with_a_run_cap_is_one_shard_and_bluesky_always_is(make_config: Any) -> None:
+    from crawler.cluster.shards import plan_shards
+    from crawler.run import plan
+
+    watchlist = {
+        "x": {"accounts": [f"acct{i}" for i in range(150)]},
+        "bluesky": {"accounts": [f"a{i}.bsky.social" for i in range(80)]},
+    }
+    config = make_config(watchlist, "[x]\nmax_cost_usd_per_run = 5.0\n", env=SECRETS)
+    runnable, _ = plan(config, ["x", "bluesky"])
+    assert [(s.source, s.steps, len(s.targets)) for s in plan_shards(config, 1, runnable)] == [
+        ("x", "all", 150),
+        ("bluesky", "all", 80),
+    ]
+
+
+def test_a_failed_shard_names_its_targets_boundedly() -> None:
+    from crawler.cluster.actors import describe_targets
+    from crawler.cluster.shards import Shard
+
+    keys = tuple(("reddit", "subreddit", f"s{i:02d}") for i in range(12))
+    text_ = describe_targets(Shard(1, "reddit", 3, "targets", keys, "f"))
+    assert text_ == "reddit#3 (12 targets: s00, s01, s02, s03, s04, s05, s06, s07, s08, s09, and 2 more)"
+    assert describe_targets(Shard(1, "reddit", 4, "finale", (), "f")) == "reddit#4 (finale)"
