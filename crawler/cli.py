@@ -141,6 +141,13 @@ def crawl(
     trigger: Annotated[
         str, typer.Option("--trigger", help="Recorded in crawl_runs.trigger: manual or schedule.")
     ] = "manual",
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="Plan the crawl as shards on the queue ([cluster] broker) and wait for the workers.",
+        ),
+    ] = False,
 ) -> None:
     """One crawl of everything enabled. Exit 0 ok, 4 partial, 1 failed, 2 config error."""
     if trigger not in ("manual", "schedule"):
@@ -153,9 +160,36 @@ def crawl(
 
         cfg = _config(config, command="crawl")
         with CrawlProgress() as progress:
-            result = run_crawl(cfg, only=names, trigger=trigger, on_source=progress.update)
+            if distributed:
+                from crawler.cluster.coordinator import run_distributed
+
+                result = run_distributed(cfg, only=names, trigger=trigger, on_source=progress.update)
+            else:
+                result = run_crawl(cfg, only=names, trigger=trigger, on_source=progress.update)
         progress.summary(result, cfg.database_url)
         return result.exit_code
+
+    raise typer.Exit(guarded(body))
+
+
+@app.command()
+def worker(
+    processes: Annotated[
+        int, typer.Option("--processes", min=1, max=64, help="Worker processes to start on this machine.")
+    ] = 1,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, max=64, help="Shards each process runs at once.")
+    ] = 4,
+    config: ConfigOpt = None,
+) -> None:
+    """Take crawl shards from the queue ([cluster] broker) until SIGTERM."""
+
+    def body() -> int:
+        from crawler.cluster.worker import run_workers
+
+        cfg = _config(config, command="worker")
+        directory = str(cfg.directory.resolve()) if cfg.directory is not None else None
+        return run_workers(cfg, directory, processes=processes, threads=threads)
 
     raise typer.Exit(guarded(body))
 

@@ -308,7 +308,8 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "run_sources",
-        "What one source did within one run; primary key `(run_id, source)`.",
+        "What one source did within one run (in a distributed crawl, the sum of its `run_shards`); "
+        "primary key `(run_id, source)`.",
         (
             C("run_id", "the run (`crawl_runs.id`)"),
             C("source", "a declared source (`dfwatch sources`; docs/sources.md)", _SOURCES),
@@ -338,6 +339,51 @@ TABLES: tuple[Table, ...] = (
                 "USD",
                 "the source charges nothing (every source but X)",
             ),
+        ),
+    ),
+    Table(
+        "run_shards",
+        "One shard of a distributed crawl (`dfwatch crawl --distributed`): a part of one source's "
+        "targets that one worker ran. A source's shards are summed into its `run_sources` row when the "
+        "run closes. Primary key `(run_id, source, shard)`.",
+        (
+            C("run_id", "the run (`crawl_runs.id`)"),
+            C("source", "a declared source", _SOURCES),
+            C("shard", "its number within the source, from 1", "integer"),
+            C(
+                "targets",
+                "the community keys it crawls, a JSON list of `[platform, kind, handle]` (empty for a "
+                "`finale`)",
+                "JSON",
+            ),
+            C(
+                "steps",
+                "`targets` (its part of the watchlist), `finale` (the source's once-per-run steps, e.g. "
+                "Reddit's deletion sweep, run after every other shard of the source), `all` (the whole "
+                "source in one shard)",
+                "text",
+            ),
+            C(
+                "status",
+                "`queued`, `running`, `ok`, `partial` (some targets failed), `failed` (with the reason; "
+                "after its retries, or never run before the run's timeout)",
+                "text",
+            ),
+            C("attempts", "how often a worker started it (a redelivery after a crash counts again)", "count"),
+            C(
+                "requests",
+                "HTTP requests sent by its last attempt, token grants and retries included",
+                "requests",
+            ),
+            C("items", "records produced", "records"),
+            C("errors", "targets that failed", "count"),
+            C("retries", "requests repeated after a transient failure", "count"),
+            C("rate_limited_seconds", "time spent waiting for rate limits and shared budgets", "seconds"),
+            C("cost_usd", "estimated platform charges (X)", "USD", "the source charges nothing"),
+            C("error_summary", "`target: message; …`, or why the shard failed", "text", "nothing to report"),
+            C("worker", "`host:pid` of the worker that ran it last", "text", "not started"),
+            C("started_at", "when its last attempt started", "time", "not started"),
+            C("finished_at", "when it finished", "time", "not finished"),
         ),
     ),
     Table(

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import __version__
 from crawler.after_run import after_run
-from crawler.config import Config
+from crawler.config import Config, WatchTarget
 from crawler.db import keyguard, runlog
 from crawler.db.engine import make_engine, upgrade
 from crawler.db.retry import DatabaseFull
@@ -32,7 +32,7 @@ from crawler.hostfail import HostFailures
 from crawler.plugins import source_names
 from crawler.records import utcnow
 from crawler.sink import RecordSink, StoreLedger, StorePosts, StoreState, StoreStatuses
-from crawler.sources.base import Source, SourceContext
+from crawler.sources.base import RequestBudget, Source, SourceContext, Steps
 from crawler.sources.registry import get_source
 from crawler.stats import SourceStats
 from crawler.writer import group_writer
@@ -61,6 +61,24 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         return {"ok": EXIT_OK, "partial": EXIT_PARTIAL}.get(self.status, EXIT_FAILED)
+
+
+# What runs the sources of a run that is set up: (config, engine, enricher, run_id, runnable,
+# skipped, lock, sleep, on_source) -> RunResult.
+Runner = Callable[
+    [
+        Config,
+        Engine,
+        Enricher,
+        int,
+        list[tuple[str, Source]],
+        dict[str, SourceOutcome],
+        runlog.RunLock,
+        Callable[[float], None],
+        Callable[[str, str], None] | None,
+    ],
+    RunResult,
+]
 
 
 def resolve_sources(only: Sequence[str] | None) -> list[str]:
@@ -101,11 +119,15 @@ def run_crawl(
     trigger: str = "manual",
     sleep: Callable[[float], None] = time.sleep,
     on_source: Callable[[str, str], None] | None = None,
+    *,
+    runner: Runner | None = None,
 ) -> RunResult:
     """Run one crawl of every enabled source (or `only` those); see the module docstring.
 
     `on_source(name, event)` is called with "start", "ok", "partial", "failed" or
-    "skipped: <reason>", for progress display.
+    "skipped: <reason>", for progress display. `runner` runs the sources once the run is
+    set up (schema, key, lock, `crawl_runs` row): in this process by default, on the shard
+    queue for a distributed crawl (crawler.cluster.coordinator).
     """
     names = resolve_sources(only)
     # The pseudonym key is checked before anything is written or requested.
@@ -136,11 +158,142 @@ def run_crawl(
             raise
         runlog.lock_taken(engine, run_id, time.monotonic() - waiting_since)
         try:
-            return _run(config, engine, enricher, run_id, runnable, skipped, lock, sleep, on_source)
+            return (runner or _run)(
+                config, engine, enricher, run_id, runnable, skipped, lock, sleep, on_source
+            )
         finally:
             lock.release()
     finally:
         engine.dispose()
+
+
+@dataclass
+class RunParts:
+    """What every group of sources in one run shares: the store, its narrow views, the sink.
+
+    Built once per crawl process (`run_crawl`) or per shard (crawler.cluster.actors); the
+    records of every group go through one sink into the store, stamped with `run_id`.
+    """
+
+    config: Config
+    engine: Engine
+    store: Store
+    sink: RecordSink
+    known: StorePosts
+    statuses: StoreStatuses  # the status history as this run found it
+    hosts: HostFailures  # DNS failures and refused connections, for every source of the run
+    run_id: int
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def open(
+        cls, config: Config, engine: Engine, enricher: Enricher, run_id: int, sleep: Callable[[float], None]
+    ) -> RunParts:
+        store = Store(engine, batch_size=config.settings.crawler.batch_size)
+        return cls(
+            config,
+            engine,
+            store,
+            RecordSink(store, enricher, run_id, config.settings.crawler.batch_size),
+            StorePosts(store, run_id),
+            StoreStatuses(store),
+            HostFailures(),
+            run_id,
+            sleep,
+        )
+
+
+@dataclass
+class GroupOutcome:
+    """How one source of a group ended: its context (with its stats), status and summary."""
+
+    ctx: SourceContext
+    status: str
+    summary: str | None
+
+
+def source_groups(runnable: Sequence[tuple[str, Source]]) -> list[list[tuple[str, Source]]]:
+    """Sources of one group (the Scrapy spiders) run together; the others one by one."""
+    groups: dict[str, list[tuple[str, Source]]] = {}
+    for name, source in runnable:
+        groups.setdefault(source.group or name, []).append((name, source))
+    return list(groups.values())
+
+
+def run_group(
+    parts: RunParts,
+    members: Sequence[tuple[str, Source]],
+    *,
+    on_start: Callable[[str], None],
+    on_abandon: Callable[[list[SourceContext], str], None],
+    targets: Mapping[str, Sequence[WatchTarget]] | None = None,
+    steps: Steps = "all",
+    budget: RequestBudget | None = None,
+) -> list[GroupOutcome]:
+    """Run one group of sources to the end and store all it produced; how each ended.
+
+    `targets` (by source) and `steps` narrow the group to a shard of a distributed crawl,
+    `budget` is the shared request budget there. A full database stops everything: the
+    contexts are handed to `on_abandon` and `DatabaseFull` is raised again.
+    """
+    config = parts.config
+    # The spiders' records are stored off the reactor (crawler.writer); the others inline.
+    writer = group_writer(type(members[0][1]), parts.sink, config)
+    contexts: list[tuple[Source, SourceContext]] = []
+    for name, source in members:
+        on_start(name)
+        contexts.append(
+            (
+                source,
+                SourceContext(
+                    name,
+                    config,
+                    writer.emit_for(name),
+                    state=StoreState(parts.store, name, writer.save_state),
+                    known=parts.known,
+                    statuses=parts.statuses,
+                    ledger=StoreLedger(parts.store, name, parts.run_id),
+                    hosts=parts.hosts,
+                    targets=targets.get(name, ()) if targets is not None else None,
+                    budget=budget,
+                    steps=steps,
+                    sleep=parts.sleep,
+                ),
+            )
+        )
+    ctxs = [c for _s, c in contexts]
+    error: str | None = None
+    try:
+        type(members[0][1]).crawl_group(contexts)
+        writer.close(ctxs)  # the group is done once all is stored
+    except DatabaseFull as exc:
+        # Nothing more can be stored: stop before fetching what would only be dropped.
+        writer.stop()
+        on_abandon(ctxs, str(exc))
+        raise
+    except SourceError as exc:
+        error = str(exc)
+    except StoreError as exc:  # raised by the sink: the batch could not be stored
+        error = f"storing failed: {exc}"
+    except Exception as exc:  # a bug in one source must not lose the other sources' rows
+        log.exception("source group %s crashed", members[0][1].group or members[0][0])
+        error = f"internal error: {type(exc).__name__}: {exc}"
+    if parts.sink.buffer or writer.running:  # records emitted before the source failed are still stored
+        try:
+            writer.close(ctxs)
+        except DatabaseFull as exc:
+            on_abandon(ctxs, str(exc))
+            raise
+        except DfwatchError as exc:
+            error = error or f"storing failed: {exc}"
+    outcomes = []
+    for ctx in ctxs:
+        own_error = error or ctx.failure
+        summary = ctx.stats.error_summary
+        if own_error:
+            summary = f"{own_error}; {summary}" if summary else own_error
+        outcomes.append(GroupOutcome(ctx, source_status(ctx.stats, own_error), summary))
+    return outcomes
 
 
 def _run(
@@ -156,114 +309,80 @@ def _run(
 ) -> RunResult:
     result = RunResult(run_id, "running")
     notify = on_source or (lambda _n, _e: None)
-    store = Store(engine, batch_size=config.settings.crawler.batch_size)
-    store.ensure_communities([t.key for t in config.all_targets()], utcnow())
-    store.sync_tools(config.tools)
-    sink = RecordSink(store, enricher, run_id, config.settings.crawler.batch_size)
-    known = StorePosts(store)
-    statuses = StoreStatuses(store)  # the status history as this run found it
-    hosts = HostFailures()  # DNS failures and refused connections, for every source of the run
+    parts = RunParts.open(config, engine, enricher, run_id, sleep)
+    prepare_run(parts)
+    record_skipped(engine, run_id, skipped, notify)
+    result.sources.update(skipped)
 
+    def start(name: str) -> None:
+        runlog.start_source(engine, run_id, name)
+        notify(name, "start")
+
+    def abandon(contexts: list[SourceContext], why: str) -> None:
+        _abandon(engine, run_id, contexts, why)
+
+    for members in source_groups(runnable):
+        for outcome in run_group(parts, members, on_start=start, on_abandon=abandon):
+            ctx = outcome.ctx
+            runlog.finish_source(engine, run_id, ctx.name, outcome.status, ctx.stats, outcome.summary)
+            result.sources[ctx.name] = SourceOutcome(outcome.status, ctx.stats)
+            notify(ctx.name, outcome.status)
+            log_source(ctx.name, outcome.status, ctx.stats)
+        lock.heartbeat()
+
+    return close_run(config, engine, result, parts.hosts)
+
+
+def prepare_run(parts: RunParts) -> None:
+    """Every watched community has its row, and the tool taxonomy is current, before any fetch."""
+    parts.store.ensure_communities([t.key for t in parts.config.all_targets()], utcnow())
+    parts.store.sync_tools(parts.config.tools)
+
+
+def record_skipped(
+    engine: Engine, run_id: int, skipped: Mapping[str, SourceOutcome], notify: Callable[[str, str], None]
+) -> None:
+    """One `run_sources` row per source that could not run, with the reason."""
     for name, outcome in skipped.items():
         log.warning("source=%s skipped: %s", name, outcome.skipped_reason)
         notify(name, f"skipped: {outcome.skipped_reason}")
         runlog.start_source(engine, run_id, name)
         runlog.finish_source(engine, run_id, name, "skipped", outcome.stats, outcome.skipped_reason)
-        result.sources[name] = outcome
 
-    # Sources of one group (the Scrapy spiders) run together; the others one by one.
-    groups: dict[str, list[tuple[str, Source]]] = {}
-    order: list[str] = []
-    for name, source in runnable:
-        gname = source.group or name
-        if gname not in groups:
-            order.append(gname)
-        groups.setdefault(gname, []).append((name, source))
 
-    for gname in order:
-        members = groups[gname]
-        # The spiders' records are stored off the reactor (crawler.writer); the others inline.
-        writer = group_writer(type(members[0][1]), sink, config)
-        contexts = []
-        for name, source in members:
-            runlog.start_source(engine, run_id, name)
-            notify(name, "start")
-            contexts.append(
-                (
-                    source,
-                    SourceContext(
-                        name,
-                        config,
-                        writer.emit_for(name),
-                        state=StoreState(store, name, writer.save_state),
-                        known=known,
-                        statuses=statuses,
-                        ledger=StoreLedger(store, name, run_id),
-                        hosts=hosts,
-                        sleep=sleep,
-                    ),
-                )
-            )
-        error: str | None = None
-        try:
-            type(members[0][1]).crawl_group(contexts)
-            writer.close(c for _s, c in contexts)  # the group is done once all is stored
-        except DatabaseFull as exc:
-            # Nothing more can be stored: stop before fetching what would only be dropped.
-            writer.stop()
-            _abandon(engine, run_id, contexts, str(exc))
-            raise
-        except SourceError as exc:
-            error = str(exc)
-        except StoreError as exc:  # raised by the sink: the batch could not be stored
-            error = f"storing failed: {exc}"
-        except Exception as exc:  # a bug in one source must not lose the other sources' rows
-            log.exception("source group %s crashed", gname)
-            error = f"internal error: {type(exc).__name__}: {exc}"
-        if sink.buffer or writer.running:  # records emitted before the source failed are still stored
-            try:
-                writer.close(c for _s, c in contexts)
-            except DatabaseFull as exc:
-                _abandon(engine, run_id, contexts, str(exc))
-                raise
-            except DfwatchError as exc:
-                error = error or f"storing failed: {exc}"
-        for _source, ctx in contexts:
-            own_error = error or ctx.failure
-            status = _source_status(ctx.stats, own_error)
-            summary = ctx.stats.error_summary
-            if own_error:
-                summary = f"{own_error}; {summary}" if summary else own_error
-            runlog.finish_source(engine, run_id, ctx.name, status, ctx.stats, summary)
-            result.sources[ctx.name] = SourceOutcome(status, ctx.stats)
-            notify(ctx.name, status)
-            log.info(
-                "source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
-                ctx.name,
-                status,
-                ctx.stats.requests,
-                ctx.stats.items,
-                ctx.stats.errors,
-                ctx.stats.retries,
-                ctx.stats.rate_limited_seconds,
-            )
-        lock.heartbeat()
+def log_source(name: str, status: str, stats: SourceStats) -> None:
+    log.info(
+        "source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
+        name,
+        status,
+        stats.requests,
+        stats.items,
+        stats.errors,
+        stats.retries,
+        stats.rate_limited_seconds,
+    )
 
+
+def close_run(
+    config: Config, engine: Engine, result: RunResult, hosts: HostFailures | None = None
+) -> RunResult:
+    """The run's status from its sources', its `crawl_runs` row closed, then the after-run hooks."""
     result.status = _run_status(result.sources)
-    result.unreachable = hosts.hosts
+    if hosts is not None:
+        result.unreachable = hosts.hosts
     failed = [f"{n}: {o.status}" for n, o in result.sources.items() if o.status in ("failed", "partial")]
-    runlog.finish_run(engine, run_id, result.status, error_summary="; ".join(failed) or None)
-    after_run(config, engine, run_id)  # discovery, then alerts; a hook never fails the crawl
+    runlog.finish_run(engine, result.run_id, result.status, error_summary="; ".join(failed) or None)
+    after_run(config, engine, result.run_id)  # discovery, then alerts; a hook never fails the crawl
     return result
 
 
-def _abandon(engine: Engine, run_id: int, contexts: list[tuple[Source, SourceContext]], why: str) -> None:
+def _abandon(engine: Engine, run_id: int, contexts: list[SourceContext], why: str) -> None:
     """Record a run stopped because the store takes no more writes, as far as it still can.
 
     A full database may refuse these writes too; then the next crawl marks the run aborted.
     """
     try:
-        for _source, ctx in contexts:
+        for ctx in contexts:
             summary = f"{why}; {ctx.stats.error_summary}" if ctx.stats.error_summary else why
             runlog.finish_source(engine, run_id, ctx.name, "failed", ctx.stats, summary)
         runlog.finish_run(engine, run_id, "failed", error_summary=why)
@@ -271,7 +390,7 @@ def _abandon(engine: Engine, run_id: int, contexts: list[tuple[Source, SourceCon
         log.warning("run=%d could not be marked failed: %s", run_id, exc)
 
 
-def _source_status(stats: SourceStats, error: str | None) -> str:
+def source_status(stats: SourceStats, error: str | None) -> str:
     """failed: nothing came back; partial: some targets failed; ok: none did."""
     if error or stats.errors:
         return "failed" if stats.items == 0 else "partial"

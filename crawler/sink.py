@@ -98,8 +98,12 @@ class StoreState:
 class StorePosts:
     """The store's answers about stored posts, and nothing else of it."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, run_id: int | None = None) -> None:
         self._store = store
+        self._run_id = run_id
+
+    def ids_seen_in_run(self, platform: str) -> set[str]:
+        return self._store.post_ids_seen_in_run(platform, self._run_id)
 
     def newest(self, key: CommunityKey) -> tuple[str, datetime | None] | None:
         return self._store.newest_post(key)

@@ -22,8 +22,6 @@ def _check(argv: list[str]) -> None:
     root: Any = typer.main.get_command(app)
     name = argv[0]
     if name not in root.commands:
-        if name == "worker":
-            pytest.skip("`dfwatch worker` comes with the cluster branch (issue 15), not merged here yet")
         pytest.fail(f"`dfwatch {name}` is not a command (known: {', '.join(sorted(root.commands))})")
     cmd = root.commands[name]
     rest = argv[1:]

@@ -39,6 +39,14 @@ class Config:
     def database_url(self) -> str:
         return self.env.get("DFWATCH_DATABASE_URL") or self.settings.database.url
 
+    @property
+    def broker_url(self) -> str | None:
+        """The shard queue's Redis URL (DFWATCH_BROKER_URL, else `[cluster] broker`), or None.
+
+        It may hold a password: never log it (crawler.logsafe strips it from what is shown).
+        """
+        return self.env.get("DFWATCH_BROKER_URL") or self.settings.cluster.broker
+
     def endpoint(self, name: str) -> str:
         """Base URL of a platform, without a trailing slash.
 

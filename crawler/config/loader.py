@@ -380,6 +380,25 @@ def load_config(
     tools = _load_tools(tpath)
     if tpath.exists():
         files.append(tpath)
-    return Config(
+    config = Config(
         directory=d, settings=settings, watchlist=watchlist, tools=tools, env=env, files=tuple(files)
     )
+    if need_watchlist:
+        check_cluster(config, spath)
+    return config
+
+
+def check_cluster(config: Config, settings_path: Path | None = None) -> None:
+    """A broker needs a database every worker reaches: SQLite with a broker is refused.
+
+    Checked for the commands that crawl (crawl, schedule, worker); a `dfwatch query` on a
+    SQLite copy runs whatever DFWATCH_BROKER_URL says.
+    """
+    if config.broker_url and config.database_url.startswith("sqlite"):
+        raise ConfigError(
+            "a broker ([cluster] broker or DFWATCH_BROKER_URL) needs a PostgreSQL database that every "
+            "worker reaches; SQLite is one machine's file (set [database] url or DFWATCH_DATABASE_URL "
+            "to postgresql+psycopg://..., or unset the broker)",
+            file=str(settings_path) if settings_path else None,
+            entry="cluster.broker",
+        )

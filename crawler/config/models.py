@@ -196,6 +196,49 @@ class AlertSettings(_Strict):
         return v
 
 
+class ClusterSettings(_Strict):
+    """A distributed crawl (docs/operations.md, "Distributed crawl"): off without a broker."""
+
+    broker: str | None = Field(
+        None,
+        description="Redis URL of the shard queue, e.g. redis://host:6379/0 (DFWATCH_BROKER_URL "
+        "takes precedence); unset: every crawl runs on this machine",
+    )
+    queue: str = Field(
+        "dfwatch-shards",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the Dramatiq queue the shards go to (letters, digits, '.', '_', '-')",
+    )
+    reddit_block: int = Field(
+        100, ge=1, le=100, description="subreddits per Reddit shard (the batched /api/info unit is 100)"
+    )
+    x_batch: int = Field(100, ge=1, le=100, description="X accounts per shard (the /2/users/by unit is 100)")
+    spider_group: int = Field(50, ge=1, le=10_000, description="spider targets of one site per shard")
+    hub_page: int = Field(50, ge=1, le=10_000, description="Hugging Face or Civitai entries per shard")
+    group: int = Field(50, ge=1, le=10_000, description="entries per shard of every other source")
+    max_retries: int = Field(
+        2, ge=0, le=10, description="redeliveries of a shard that crashed, before its targets are failed"
+    )
+    heartbeat_seconds: float = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="a worker silent this long is taken as dead: its unfinished shards go to another",
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            # The value may hold a password (redis://:secret@host): it is not echoed.
+            raise ValueError(
+                "the broker must be a redis://, rediss:// or unix:// URL (the value is not shown)"
+            )
+        return v
+
+
 class CoreSettings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     crawler: CrawlerSettings = CrawlerSettings()
@@ -207,6 +250,7 @@ class CoreSettings(_Strict):
     query: QuerySettings = QuerySettings()
     discovery: DiscoverySettings = DiscoverySettings()
     alerts: AlertSettings = AlertSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @field_validator("endpoints")
     @classmethod

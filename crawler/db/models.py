@@ -184,6 +184,35 @@ class RunSource(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float(53))
 
 
+class RunShard(Base):
+    """One shard of a distributed crawl: a part of one source's targets, run by one worker.
+
+    Summed into `run_sources` when the run closes; kept so a run's shards can be audited.
+    """
+
+    __tablename__ = "run_shards"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # [[platform, kind, handle], ...]: the community keys of its targets (nothing secret).
+    targets: Mapped[str] = mapped_column(Text)
+    # targets (its part of the watchlist), finale (the once-per-run steps), all (the whole source)
+    steps: Mapped[str] = mapped_column(String(16), default="targets")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    rate_limited_seconds: Mapped[float] = mapped_column(Float(53), default=0.0)
+    cost_usd: Mapped[float | None] = mapped_column(Float(53))
+    error_summary: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(255))  # host:pid of the last worker that ran it
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class SourceState(Base):
     """Small per-source state a source keeps between crawls (cursors, ETags)."""
 

@@ -219,6 +219,20 @@ class Store:
             for row in result:
                 yield row[0]
 
+    def post_ids_seen_in_run(self, platform: str, run_id: int | None) -> set[str]:
+        """External ids of the platform's posts whose `last_seen_at` is the run's start or later.
+
+        Every post a run stores is stamped with its start (`write`), so these are the posts
+        the run has seen so far; none without a run.
+        """
+        started = self._run_started(run_id)
+        if started is None:
+            return set()
+        c = POSTS.c
+        q = select(c.external_id).where(c.platform == platform, c.last_seen_at >= started)
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(q)}
+
     def post_ids_due(
         self,
         platform: str,

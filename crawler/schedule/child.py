@@ -85,6 +85,8 @@ class Supervisor:
         argv = [*self.cli_command, "crawl", "--trigger", trigger, "--config", config_dir]
         if set(sources) != set(SOURCE_NAMES):
             argv += ["--only", ",".join(sources)]
+        if self.config.broker_url:  # [cluster] broker: the crawl is planned as shards for the workers
+            argv.append("--distributed")
         label = f"crawl sources={','.join(sources)}"
         minutes = self.config.settings.schedule.timeout_minutes
         child = self._spawn(argv, label)

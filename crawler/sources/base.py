@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from crawler.hostfail import HostFailures
 from crawler.recheck import CheckState, is_due, next_check
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from crawler.config import Config, WatchTarget
     from crawler.plugins import SourceSpec
 
+Steps = Literal["all", "targets", "finale"]  # see SourceContext
+
 __all__ = [
     "BudgetKey",
     "KnownPosts",
@@ -41,6 +43,7 @@ __all__ = [
     "SourceContext",
     "SourceState",
     "SourceStats",
+    "Steps",
 ]
 
 
@@ -89,6 +92,14 @@ class KnownPosts(Protocol):
         """
         ...
 
+    def ids_seen_in_run(self, platform: str) -> set[str]:
+        """External ids of the platform's posts this run has stored (or seen again) so far.
+
+        What a once-per-run step (Reddit's deletion sweep, in a distributed crawl's finale
+        shard) need not ask about: the run's other shards saw them a moment ago.
+        """
+        ...
+
 
 class _NoPosts:
     def newest(self, key: CommunityKey) -> tuple[str, datetime | None] | None:
@@ -99,6 +110,9 @@ class _NoPosts:
 
     def ids_due(self, platform: str, **_when: Any) -> Iterator[str]:
         return iter(())
+
+    def ids_seen_in_run(self, platform: str) -> set[str]:
+        return set()
 
 
 class KnownStatuses(Protocol):
@@ -176,6 +190,10 @@ class SourceContext:
     `targets` defaults to the source's watchlist entries (a shard of a distributed crawl
     passes its own part of them). `budget` is where requests are counted against a
     credential's limit before they are sent (`spend`); by default nothing is shared.
+    `steps` says which of the source's steps run here: `all` (the whole source: one
+    machine, or a source crawled as one shard), `targets` (a shard of a distributed crawl:
+    its targets, without the steps that run once per crawl), `finale` (only those once-per-
+    run steps, such as Reddit's deletion sweep, after every `targets` shard of the run).
     """
 
     def __init__(
@@ -191,6 +209,7 @@ class SourceContext:
         hosts: HostFailures | None = None,
         targets: Sequence[WatchTarget] | None = None,
         budget: RequestBudget | None = None,
+        steps: Steps = "all",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -204,6 +223,7 @@ class SourceContext:
         self.hosts: HostFailures = hosts if hosts is not None else HostFailures()
         self._targets = list(targets) if targets is not None else None
         self.budget: RequestBudget = budget if budget is not None else UNMETERED
+        self.steps: Steps = steps
         self._sleep = sleep
         self._clock = clock
         self.stats = SourceStats()
@@ -324,11 +344,17 @@ class Source:
     * `writes_off_thread`: the fetcher runs on an event loop that a store write must not
       hold up (the Scrapy reactor), so the run stores its records from a writer thread
       (crawler.writer).
+    * `has_finale`: the source has a step that runs once per crawl, after all its targets
+      (`SourceContext.steps`); a distributed crawl runs it in a shard of its own, last.
+    * `shard_whole`: the source keeps state that spans all its targets (read once, written
+      once a crawl), so a distributed crawl runs it as one shard.
     """
 
     name: ClassVar[str]
     group: ClassVar[str | None] = None
     writes_off_thread: ClassVar[bool] = False
+    has_finale: ClassVar[bool] = False
+    shard_whole: ClassVar[bool] = False
 
     def __init__(self, spec: SourceSpec | None = None) -> None:
         if spec is None:

@@ -251,6 +251,7 @@ class BlueskySource(Source):
     """Accounts (no login) and searches (with an app password) on Bluesky, deletions honoured."""
 
     name = "bluesky"
+    shard_whole = True  # the missing accounts' record is read once and written once a crawl
     answered: int = 0  # answers received this crawl; none at all means the source failed
 
     def crawl(self, ctx: SourceContext) -> Iterator[Record]:

@@ -74,16 +74,24 @@ class RedditSource(Source):
     """Subreddits: status and metrics in batches, new posts incrementally, deletions honoured."""
 
     name = "reddit"
+    has_finale = True  # the compliance sweep asks about every stored post once a crawl
 
     def crawl(self, ctx: SourceContext) -> Iterator[Record]:
         targets = {t.key.handle.lower(): t.key for t in ctx.targets}
-        if not targets:
+        if not targets and ctx.steps != "finale":
             return
         crawl = _Crawl(ctx, RedditApi(ctx, build_client(ctx)), targets, utcnow())
-        yield from crawl.metadata()
-        yield from crawl.resolve_missing()
-        listed = yield from crawl.new_posts()
-        yield from crawl.compliance_sweep(skip=listed)
+        listed: set[str] = set()
+        if ctx.steps != "finale":
+            yield from crawl.metadata()
+            yield from crawl.resolve_missing()
+            listed = yield from crawl.new_posts()
+        if ctx.steps == "finale":
+            # A distributed crawl: the listings ran in the other shards, whose posts the
+            # store has already stamped as seen in this run.
+            listed = ctx.known.ids_seen_in_run("reddit")
+        if ctx.steps != "targets":
+            yield from crawl.compliance_sweep(skip=listed)
         ctx.log.info(
             "source=reddit version=%s statuses=%s deferred=%d",
             __version__,
