@@ -66,6 +66,8 @@ class Metric(Base):
     __tablename__ = "metrics"
     __table_args__ = (
         UniqueConstraint("community_id", "metric", "observed_at", "source", name="uq_metrics_observation"),
+        # The reports' "latest value at or before t" seeks (crawler.report.queries).
+        Index("ix_metrics_community_metric_observed", "community_id", "metric", "observed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
