@@ -25,21 +25,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dfwatch.cli")
 
+# Help texts name settings as `[section] key`; Rich markup would take `[cluster]` for a style
+# tag and print nothing, so help is plain text.
+
 app = typer.Typer(
+    rich_markup_mode=None,
     help="dfwatch: watch the online communities around deepfake tools, for research.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+db_app = typer.Typer(rich_markup_mode=None, help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 watch_app = typer.Typer(
+    rich_markup_mode=None,
     help="Promote or silence discovered communities (config/watchlist.d/discovered.yaml).",
     no_args_is_help=True,
 )
 app.add_typer(watch_app, name="watch")
 alerts_app = typer.Typer(
-    help="Alerts through apprise (DFWATCH_ALERT_URLS or [alerts] urls).", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Alerts through apprise (DFWATCH_ALERT_URLS or [alerts] urls).",
+    no_args_is_help=True,
 )
 app.add_typer(alerts_app, name="alerts")
 

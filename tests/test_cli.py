@@ -168,3 +168,11 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "crawler.cli", "--version"], capture_output=True, text=True, check=False
     )
     assert out.returncode == 0 and out.stdout.startswith("dfwatch ")
+
+
+def test_help_keeps_the_settings_it_names_in_brackets() -> None:
+    """`[cluster] broker` is a setting, not a Rich style tag: help prints it."""
+    top = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert "[alerts] urls" in top.output
+    crawl = runner.invoke(app, ["crawl", "--help"], env={"COLUMNS": "200"})
+    assert "([cluster] broker)" in crawl.output
