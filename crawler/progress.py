@@ -27,6 +27,7 @@ class CrawlProgress:
         self.console = Console(stderr=True)
         self.tty = sys.stderr.isatty()
         self._status: Status | None = None
+        self._shards: dict[str, str] = {}  # source -> "done/total" (a distributed crawl)
 
     def __enter__(self) -> CrawlProgress:
         if self.tty:
@@ -45,6 +46,12 @@ class CrawlProgress:
             if self._status:
                 self._status.update(f"crawling [bold]{source}[/]…")
             log.info("source=%s started", source)
+        elif event.startswith("shards "):
+            # A distributed crawl: the coordinator logs each change; the spinner holds them all.
+            self._shards[source] = event.removeprefix("shards ")
+            if self._status:
+                counts = " · ".join(f"{name} {done}" for name, done in self._shards.items())
+                self._status.update(f"waiting for the workers: shards {counts}")
         elif self.tty:
             self.console.print(f"  {source}: {event}")
 

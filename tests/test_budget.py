@@ -226,6 +226,28 @@ def test_window_full_is_refused_after_the_bound(prefix: str) -> None:
 
 
 @needs_redis
+def test_a_wait_for_a_spent_budget_is_said_once_before_it_starts(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker idle on a spent budget says so (once a minute, not once a poll), no secret."""
+    from crawler.cluster.budget import RedisBudget
+
+    slept: list[float] = []
+    budget = RedisBudget.from_url(REDIS_URL, prefix=prefix, max_wait_seconds=5.0, sleep=slept.append)
+    key = BudgetKey.of("github", "ghp_budgetlogtesttoken", limit=1, window_seconds=60)
+    budget.acquire(key)
+    caplog.set_level("INFO", logger="dfwatch.budget")
+    with pytest.raises(RateLimited):
+        budget.acquire(key)  # polls until its bound of 5 s (sleep is recorded, not slept)
+    assert len(slept) > 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "dfwatch.budget"]
+    assert lines == [
+        f"budget={key} spent (1 requests per 60s, shared by every worker on this credential): waiting"
+    ]
+    assert "ghp_budgetlogtesttoken" not in caplog.text
+
+
+@needs_redis
 def test_x_requests_spend_the_tokens_budget_and_no_key_holds_the_secret(
     sim: Simulation, prefix: str, tmp_path: Path
 ) -> None:

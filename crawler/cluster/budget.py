@@ -30,6 +30,7 @@ not sent unbudgeted and the batch fails (the run becomes partial, as for any fai
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -43,6 +44,9 @@ from dramatiq.rate_limits.backends import RedisBackend
 
 from crawler.errors import RateLimited, SourceError
 from crawler.sources.budget import BudgetKey
+
+log = logging.getLogger("dfwatch.budget")
+ANNOUNCE_EVERY = 60.0  # seconds between two "waiting for the shared budget" lines per budget
 
 if TYPE_CHECKING:
     from crawler.config import Config
@@ -84,6 +88,7 @@ class RedisBudget:
         self._limiters: dict[BudgetKey, WindowRateLimiter] = {}
         self._penalize: Any = client.register_script(_PENALIZE)
         self.waits: Counter[str] = Counter()  # why acquire had to wait: "not_before", "window"
+        self._announced: dict[tuple[BudgetKey, str], float] = {}  # when a wait was last logged
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisBudget:
@@ -150,7 +155,27 @@ class RedisBudget:
                 target=key.platform,
             )
         self.waits[why] += 1
+        self._announce(key, seconds, why)
         self._sleep(max(MIN_PAUSE, seconds))
+
+    def _announce(self, key: BudgetKey, seconds: float, why: str) -> None:
+        """Say, before a wait and at most once a minute per budget, why a worker is idle."""
+        now = time.monotonic()
+        last = self._announced.get((key, why))
+        if last is not None and now - last < ANNOUNCE_EVERY:
+            return
+        self._announced[(key, why)] = now
+        if why == "not_before":
+            log.info(
+                "budget=%s held back %.0fs: a rate limit seen by a worker on this credential", key, seconds
+            )
+        else:
+            log.info(
+                "budget=%s spent (%d requests per %ds, shared by every worker on this credential): waiting",
+                key,
+                key.limit,
+                key.window_seconds,
+            )
 
     @staticmethod
     def _try(limiter: WindowRateLimiter) -> bool:
