@@ -23,6 +23,7 @@ def setup_logging(verbose: int = 0, *, stream: object = None) -> None:
     from crawler.logsafe import EthicsFilter
 
     handler.addFilter(EthicsFilter())  # no post text, authors or credentials, even at -vv
+    handler.addFilter(_library_filter)  # holds even where a library resets its own levels
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -32,5 +33,23 @@ def setup_logging(verbose: int = 0, *, stream: object = None) -> None:
     logging.getLogger("crawler").setLevel(level)
     logging.getLogger("spiders").setLevel(level)
     # Libraries speak only when something is wrong, unless asked.
-    for noisy in ("scrapy", "twisted", "praw", "prawcore", "tweepy", "urllib3", "alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+    global _library_level
+    _library_level = logging.DEBUG if verbose > 1 else logging.WARNING
+    quiet_libraries()
+
+
+NOISY = ("scrapy", "twisted", "praw", "prawcore", "tweepy", "urllib3", "alembic", "apscheduler")
+_library_level = logging.WARNING
+
+
+def _library_filter(record: logging.LogRecord) -> bool:
+    if record.levelno >= _library_level:
+        return True
+    return not any(record.name == n or record.name.startswith(n + ".") for n in NOISY)
+
+
+def quiet_libraries() -> None:
+    """(Re)apply the libraries' level: Scrapy's CrawlerProcess sets its loggers to DEBUG
+    (`configure_logging` applies its DEFAULT_LOGGING) and would print every request."""
+    for noisy in NOISY:
+        logging.getLogger(noisy).setLevel(_library_level)

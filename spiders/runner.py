@@ -20,6 +20,7 @@ from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
 from crawler.errors import DatabaseFull
+from crawler.logs import quiet_libraries
 from spiders.settings import scrapy_settings
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def run_spiders(
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     config = members[0][1].config
     process = CrawlerProcess(scrapy_settings(config, overrides))
+    quiet_libraries()  # CrawlerProcess set Scrapy's loggers to DEBUG
     watches = schedule(process, members)
     process.start()
     settle(watches)

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from crawler.logsafe import WITHHELD, EthicsFilter
 from crawler.records import CommunityKey, Post
 from tests.conftest import write_config
@@ -101,3 +103,30 @@ def test_escape_codes_in_any_log_message_are_made_harmless() -> None:
     record = _record("dfwatch.run", "target failed: %s", ("\x1b]0;pwned\x07 \x1b[2J",))
     EthicsFilter().filter(record)
     assert "\x1b" not in record.getMessage() and "pwned" in record.getMessage()
+
+
+@pytest.mark.parametrize(("verbose", "shown"), [(0, False), (1, False), (2, True)])
+def test_scrapy_debug_lines_stay_hidden_after_scrapy_resets_its_levels(verbose: int, shown: bool) -> None:
+    """CrawlerProcess sets the `scrapy` loggers to DEBUG; only -vv may print what they say."""
+    import io
+
+    from crawler import logs
+    from crawler.logs import setup_logging
+
+    level = logs._library_level
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in ("scrapy", "dfwatch")})
+    out = io.StringIO()
+    try:
+        setup_logging(verbose, stream=out)
+        logging.getLogger("scrapy").setLevel(logging.DEBUG)  # what configure_logging does
+        logging.getLogger("scrapy.core.engine").debug("Crawled (404) <GET http://127.0.0.1/x>")
+        logging.getLogger("scrapy.core.engine").warning("a warning always shows")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, was in saved[2].items():
+            logging.getLogger(name).setLevel(was)
+        logs._library_level = level
+    assert ("Crawled (404)" in out.getvalue()) is shown
+    assert "a warning always shows" in out.getvalue()
