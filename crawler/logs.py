@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def setup_logging(verbose: int = 0, *, stream: object = None) -> None:
@@ -15,7 +19,9 @@ def setup_logging(verbose: int = 0, *, stream: object = None) -> None:
         from rich.console import Console
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=Console(file=out), show_path=False, markup=False)  # type: ignore[arg-type]
+        global _console
+        _console = Console(file=out)  # type: ignore[arg-type]
+        handler = RichHandler(console=_console, show_path=False, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(out)  # type: ignore[arg-type]
@@ -36,6 +42,15 @@ def setup_logging(verbose: int = 0, *, stream: object = None) -> None:
     global _library_level
     _library_level = logging.DEBUG if verbose > 1 else logging.WARNING
     quiet_libraries()
+
+
+_console: Console | None = None  # the terminal's Console, shared with crawler.progress
+
+
+def terminal_console() -> Console | None:
+    """The Console the log lines go to on a terminal (None otherwise): the crawl's spinner
+    must draw on the same one, or log lines and spinner frames interleave on one line."""
+    return _console
 
 
 NOISY = ("scrapy", "twisted", "praw", "prawcore", "tweepy", "urllib3", "alembic", "apscheduler")

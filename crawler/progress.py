@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
+from crawler.logs import terminal_console
 from crawler.textsafe import terminal
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ class CrawlProgress:
     """Shows which source is running; prints one summary table at the end."""
 
     def __init__(self) -> None:
-        self.console = Console(stderr=True)
+        self.console = terminal_console() or Console(stderr=True)  # the log lines' console
         self.tty = sys.stderr.isatty()
         self._status: Status | None = None
         self._shards: dict[str, str] = {}  # source -> "done/total" (a distributed crawl)
