@@ -324,7 +324,11 @@ TABLES: tuple[Table, ...] = (
             C("items", "records produced", "records"),
             C("errors", "targets that failed", "count"),
             C("retries", "requests repeated after a transient failure", "count"),
-            C("rate_limited_seconds", "time spent waiting for rate limits", "seconds"),
+            C(
+                "rate_limited_seconds",
+                "time spent waiting for rate limits (a spider's requests waiting together count once)",
+                "seconds",
+            ),
             C(
                 "error_summary",
                 "`target: message; …` (first 2,000 characters), or the skip reason",

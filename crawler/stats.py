@@ -5,6 +5,9 @@ A neutral module: sources fill it in, the run log writes it, and neither imports
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MAX_ERROR_SUMMARY = 2000  # characters of error text kept per run_sources row
@@ -57,3 +60,31 @@ class SourceStats:
             self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
         self.deferred += other.deferred
         self.failures.extend(other.failures)
+
+
+class WaitClock:
+    """Rate-limit waits of requests in flight together, counted once on `rate_limited_seconds`.
+
+    A spider has many requests in flight; when a shared budget is spent, each of them waits,
+    and summing their waits counted ten minutes of waiting as forty. `add(waited)`, called as
+    each wait ends, adds only the part of (now − waited, now] not counted yet: the wall time
+    during which at least one request of the source waited. Ends arrive in time order, so
+    the union is exact. Thread-safe (budget waits end in threads).
+    """
+
+    def __init__(self, stats: SourceStats, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stats = stats
+        self._clock = clock
+        self._covered_until = float("-inf")
+        self._lock = threading.Lock()
+
+    def add(self, waited: float) -> float:
+        """Count a wait of `waited` seconds that ends now; the seconds newly counted."""
+        if waited <= 0:
+            return 0.0
+        with self._lock:
+            end = self._clock()
+            new = max(0.0, end - max(end - waited, self._covered_until))
+            self._covered_until = max(self._covered_until, end)
+            self._stats.rate_limited_seconds += new
+            return new

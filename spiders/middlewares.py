@@ -89,7 +89,7 @@ class RequestBudgetMiddleware:
             return None
         waited = await maybe_deferred_to_future(threads.deferToThread(ctx.budget.acquire, key))
         if waited > 0:
-            ctx.stats.rate_limited_seconds += waited
+            ctx.concurrent_waits.add(waited)
             log.info("source=%s budget=%s wait=%.1fs reason=shared budget", ctx.name, key, waited)
         return None
 
@@ -168,7 +168,6 @@ class RateLimitRetryMiddleware:
         if ctx is not None:
             ctx.count_retry(target, reason, attempt)
             if rate_limited:
-                ctx.stats.rate_limited_seconds += wait
                 key = request.meta.get(BUDGET_META)
                 if isinstance(key, BudgetKey) and not isinstance(ctx.budget, Unmetered):
                     await maybe_deferred_to_future(threads.deferToThread(ctx.penalize, key, wait))
@@ -181,6 +180,8 @@ class RateLimitRetryMiddleware:
             from twisted.internet import reactor
 
             await maybe_deferred_to_future(task.deferLater(reactor, wait, _noop))
+            if rate_limited and ctx is not None:
+                ctx.concurrent_waits.add(wait)  # once the wait is over: overlapping ones count once
         return retry
 
 

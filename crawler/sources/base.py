@@ -25,7 +25,7 @@ from crawler.hostfail import HostFailures
 from crawler.recheck import CheckState, is_due, next_check
 from crawler.records import CommunityKey, Record, utcnow
 from crawler.sources.budget import UNMETERED, BudgetKey, RequestBudget
-from crawler.stats import SourceStats
+from crawler.stats import SourceStats, WaitClock
 
 if TYPE_CHECKING:
     from crawler.config import Config, WatchTarget
@@ -227,6 +227,8 @@ class SourceContext:
         self._sleep = sleep
         self._clock = clock
         self.stats = SourceStats()
+        # Waits of requests in flight together (spiders), counted once (see WaitClock).
+        self.concurrent_waits = WaitClock(self.stats)
         self.failure: str | None = None  # set by fail(): the whole source failed
         self.failure_exc: BaseException | None = None
         self.log = logging.getLogger(f"dfwatch.source.{name}")
