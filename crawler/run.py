@@ -326,8 +326,7 @@ def _run(
             ctx = outcome.ctx
             runlog.finish_source(engine, run_id, ctx.name, outcome.status, ctx.stats, outcome.summary)
             result.sources[ctx.name] = SourceOutcome(outcome.status, ctx.stats)
-            notify(ctx.name, outcome.status)
-            log_source(ctx.name, outcome.status, ctx.stats)
+            notify(ctx.name, outcome.status)  # runlog.finish_source logged its counters
         lock.heartbeat()
 
     return close_run(config, engine, result, parts.hosts)
@@ -348,19 +347,6 @@ def record_skipped(
         notify(name, f"skipped: {outcome.skipped_reason}")
         runlog.start_source(engine, run_id, name)
         runlog.finish_source(engine, run_id, name, "skipped", outcome.stats, outcome.skipped_reason)
-
-
-def log_source(name: str, status: str, stats: SourceStats) -> None:
-    log.info(
-        "source=%s status=%s requests=%d items=%d errors=%d retries=%d rate_limited=%.1fs",
-        name,
-        status,
-        stats.requests,
-        stats.items,
-        stats.errors,
-        stats.retries,
-        stats.rate_limited_seconds,
-    )
 
 
 def close_run(

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -175,6 +175,18 @@ def start_source(engine: Engine, run_id: int, source: str) -> None:
     _in_transaction(engine, f"run={run_id} source={source} start", body)
 
 
+def stats_columns(stats: SourceStats) -> dict[str, Any]:
+    """A source's (or shard's) counters as the columns run_sources and run_shards share."""
+    return {
+        "requests": stats.requests,
+        "items": stats.items,
+        "errors": stats.errors,
+        "retries": stats.retries,
+        "rate_limited_seconds": float(stats.rate_limited_seconds),
+        "cost_usd": None if stats.cost_usd is None else round(float(stats.cost_usd), 6),
+    }
+
+
 def finish_source(
     engine: Engine,
     run_id: int,
@@ -188,13 +200,8 @@ def finish_source(
         raise ValueError(f"unknown source status {status!r}")
     values = {
         "status": status,
-        "requests": stats.requests,
-        "items": stats.items,
-        "errors": stats.errors,
-        "retries": stats.retries,
-        "rate_limited_seconds": float(stats.rate_limited_seconds),
+        **stats_columns(stats),
         "error_summary": error_summary if error_summary is not None else stats.error_summary,
-        "cost_usd": None if stats.cost_usd is None else round(float(stats.cost_usd), 6),
     }
 
     def body(conn: Connection) -> None:

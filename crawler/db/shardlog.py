@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Table, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from crawler.db import models
-from crawler.db.runlog import _in_transaction
+from crawler.db.runlog import _in_transaction, stats_columns
 from crawler.db.store_writes import insert_for
 from crawler.records import utcnow
 from crawler.stats import SourceStats
@@ -155,12 +155,7 @@ def finish_shard(
     c = SHARDS.c
     values = {
         "status": status,
-        "requests": stats.requests,
-        "items": stats.items,
-        "errors": stats.errors,
-        "retries": stats.retries,
-        "rate_limited_seconds": float(stats.rate_limited_seconds),
-        "cost_usd": None if stats.cost_usd is None else round(float(stats.cost_usd), 6),
+        **stats_columns(stats),
         "error_summary": error_summary,
         "finished_at": utcnow(),
     }
