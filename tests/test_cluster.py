@@ -112,9 +112,11 @@ def test_reddit_shards_are_the_batch_unit_and_the_sweep_runs_once(make_config: A
     x = [s for s in shards if s.source == "x"]
     assert [len(s.targets) for s in x] == [100, 50, 1]
     github = [s for s in shards if s.source == "github"]
-    assert [len(s.targets) for s in github] == [5, 2]  # one site, cut by spider_group
-    forums = [s for s in shards if s.source == "forums"]
-    assert [s.targets[0][2] for s in forums] == ["https://forum.one.example", "https://forum.two.example"]
+    assert [len(s.targets) for s in github] == [7]  # one site is never split (its pace), past spider_group
+    forums = [s for s in shards if s.source == "forums"]  # two small sites, packed into one shard
+    assert [[h for _p, _k, h in s.targets] for s in forums] == [
+        ["https://forum.one.example", "https://forum.two.example"]
+    ]
     assert {s.run_id for s in shards} == {7} and len({s.fingerprint for s in shards}) == 1
     # A worker rebuilds the targets from its own watchlist.
     assert [t.key.handle for t in shard_targets(config, reddit[0])] == [h for _p, _k, h in reddit[0].targets]
@@ -341,9 +343,9 @@ def test_a_distributed_crawl_on_three_workers_equals_a_single_machine_crawl(
             "order by source, shard",
             r=run_id,
         )  # fmt: skip
-        repos, subs = len(sim.world.names("github", "repo")), len(sim.world.names("reddit", "subreddit"))
+        subs = len(sim.world.names("reddit", "subreddit"))
         assert [(s, st) for s, st, *_ in shards] == [
-            *[("github", "targets")] * -(-repos // 4),
+            ("github", "targets"),  # one site: one shard
             *[("reddit", "targets")] * -(-subs // 100),
             ("reddit", "finale"),
         ]
@@ -658,6 +660,27 @@ def test_sigterm_lets_the_worker_finish_its_shard_and_hand_back_the_rest(tmp_pat
             _out, err = crawl.communicate(timeout=300)
         assert crawl.returncode == 0, err[-3000:].decode()
         assert _rows(url, "select status, attempts from run_shards order by shard") == [("ok", 1)] * 4
+
+
+def test_hub_shards_keep_an_owner_whole_and_civitai_in_its_100_id_batches(make_config: Any) -> None:
+    """A Hugging Face owner's watched models come from one listing: split across shards, each
+    shard listed the owner again (bench/cluster.py: 1,231 requests where one machine sent 180)."""
+    from crawler.cluster.shards import plan_shards
+    from crawler.run import plan
+
+    models = [f"owner{o}/model{m}" for o in range(3) for m in range(40)]  # 3 owners × 40
+    watchlist = {
+        "huggingface": {"models": [{"name": n} for n in models]},
+        "civitai": {"models": [{"name": str(i)} for i in range(1, 251)]},
+    }
+    config = make_config(watchlist, env=SECRETS)
+    runnable, _ = plan(config, ["huggingface", "civitai"])
+    shards = plan_shards(config, 1, runnable)
+    hub = [s for s in shards if s.source == "huggingface"]
+    owners = [{h.partition("/")[0] for _p, _k, h in s.targets} for s in hub]
+    assert [len(s.targets) for s in hub] == [80, 40]  # whole owners, packed up to 100
+    assert all(not (a & b) for i, a in enumerate(owners) for b in owners[i + 1 :])  # no owner in two
+    assert [len(s.targets) for s in shards if s.source == "civitai"] == [100, 100, 50]
 
 
 def test_x_with_a_run_cap_is_one_shard_and_bluesky_always_is(make_config: Any) -> None:

@@ -11,9 +11,13 @@ cost in a single-machine crawl:
   every other Reddit shard of the run is done;
 * X: accounts in batches of `x_batch` (100, one `/2/users/by` call), queries in groups;
   with `[x] max_cost_usd_per_run` set, X runs as one shard (a run's cap is one meter);
-* spiders: targets grouped per site (the host they name, else the source's endpoint),
-  `spider_group` per shard, so one site's pace (`download_delay`) stays in one process;
-* model hubs (Hugging Face, Civitai): `hub_page` entries per shard;
+* spiders: targets grouped per site (the host they name, else the source's endpoint); a
+  site is never split, so its pace (`download_delay`, `concurrent_per_domain`) is kept by
+  one process: two shards of one site running at once would each keep it, together
+  doubling it. Small sites are packed together up to `spider_group` targets a shard;
+* model hubs (Hugging Face, Civitai): whole owners (a Hugging Face owner's watched models
+  come from one listing) packed up to `hub_page` entries a shard (Civitai asks 100 ids a
+  request, so the default page is 100);
 * a source whose state spans all its targets (`Source.shard_whole`: Bluesky's record of
   missing accounts, read once and written once a crawl): one shard;
 * every other source: groups of `group` entries.
@@ -118,6 +122,30 @@ def _site(config: Config, name: str, target: WatchTarget) -> str:
     return name
 
 
+def _pack(groups: Sequence[list[WatchTarget]], size: int) -> list[list[WatchTarget]]:
+    """Whole groups packed in order into parts of at most `size` targets; a group larger
+    than `size` is a part of its own (it is never split)."""
+    parts: list[list[WatchTarget]] = []
+    current: list[WatchTarget] = []
+    for group in groups:
+        if current and len(current) + len(group) > size:
+            parts.append(current)
+            current = []
+        current = current + group
+        if len(current) >= size:
+            parts.append(current)
+            current = []
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _owner(target: WatchTarget) -> str:
+    """A hub entry's owner ("owner/name" models and spaces); other entries stand alone."""
+    handle = target.key.handle.lower()
+    return handle.partition("/")[0] if target.key.kind in ("model", "space") and "/" in handle else handle
+
+
 def _cut(config: Config, name: str, source: Source) -> list[tuple[Steps, list[WatchTarget]]]:
     """A source's targets as (steps, targets) parts, in the order they are enqueued."""
     cluster = config.settings.cluster
@@ -144,10 +172,15 @@ def _cut(config: Config, name: str, source: Source) -> list[tuple[Steps, list[Wa
         for t in targets:
             by_site.setdefault(_site(config, name, t), []).append(t)
         return [
-            ("targets", p) for site in sorted(by_site) for p in _chunks(by_site[site], cluster.spider_group)
+            ("targets", p) for p in _pack([by_site[site] for site in sorted(by_site)], cluster.spider_group)
         ]
-    size = cluster.hub_page if name in HUB_SOURCES else cluster.group
-    parts_ = _chunks(targets, size)
+    if name in HUB_SOURCES:
+        by_owner: dict[str, list[WatchTarget]] = {}
+        for t in targets:
+            by_owner.setdefault(f"{t.key.kind}:{_owner(t)}", []).append(t)
+        parts_ = _pack(list(by_owner.values()), cluster.hub_page)
+    else:
+        parts_ = _chunks(targets, cluster.group)
     if source.has_finale and len(parts_) > 1:
         return [*(("targets", p) for p in parts_), ("finale", [])]
     return [("all" if len(parts_) == 1 else "targets", p) for p in parts_]

@@ -215,8 +215,18 @@ class ClusterSettings(_Strict):
         100, ge=1, le=100, description="subreddits per Reddit shard (the batched /api/info unit is 100)"
     )
     x_batch: int = Field(100, ge=1, le=100, description="X accounts per shard (the /2/users/by unit is 100)")
-    spider_group: int = Field(50, ge=1, le=10_000, description="spider targets of one site per shard")
-    hub_page: int = Field(50, ge=1, le=10_000, description="Hugging Face or Civitai entries per shard")
+    spider_group: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="spider targets per shard, small sites packed together (a site is never split: its pace)",
+    )
+    hub_page: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Hugging Face or Civitai entries per shard (whole owners; Civitai asks 100 ids a request)",
+    )
     group: int = Field(50, ge=1, le=10_000, description="entries per shard of every other source")
     max_retries: int = Field(
         2, ge=0, le=10, description="redeliveries of a shard that crashed, before its targets are failed"
