@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import socket
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -167,20 +168,25 @@ def _contender(url: str, name: str, wait: float, barrier: Any, hold: Any, out: A
         stale_seconds=3600,
         poll_seconds=0.05,
     )
+    # Each event carries the instant it happened (CLOCK_MONOTONIC is one clock for every
+    # process here): the queue's order is not the events' order, since each process feeds
+    # it from a thread of its own. "released" is stamped before the release is called, so a
+    # correct lock always shows the winner's release before the loser's acquisition.
     barrier.wait()
     try:
         lock.acquire(None)
     except LockTimeout as exc:
-        out.put((name, "timeout", str(exc)))
+        out.put((name, "timeout", str(exc), time.monotonic()))
         return
-    out.put((name, "acquired", ""))
+    out.put((name, "acquired", "", time.monotonic()))
     hold.wait(60)
+    releasing = time.monotonic()
     lock.release()
-    out.put((name, "released", ""))
+    out.put((name, "released", "", releasing))
     engine.dispose()
 
 
-def _race(url: str, waits: tuple[float, float]) -> tuple[list[tuple[str, str, str]], Any, list[Any]]:
+def _race(url: str, waits: tuple[float, float]) -> tuple[list[tuple[str, str, str, float]], Any, list[Any]]:
     ctx = mp.get_context("spawn")
     barrier, hold, out = ctx.Barrier(2), ctx.Event(), ctx.Queue()
     procs = [
@@ -219,7 +225,7 @@ def test_two_processes_started_together_the_second_waits_for_the_first(db_url: s
         p.join(30)
     winner = events[0][0]
     loser = "b" if winner == "a" else "a"
-    order = [(n, what) for n, what, _ in events]
+    order = [(n, what) for n, what, _msg, _at in sorted(events, key=lambda e: e[3])]
     assert order.index((winner, "released")) < order.index((loser, "acquired"))
     assert sorted(order) == sorted(
         [(winner, "acquired"), (winner, "released"), (loser, "acquired"), (loser, "released")]
