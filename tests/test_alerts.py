@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from crawler.discover import refresh_candidates
 from crawler.enrich import Enricher
 from crawler.records import CommunityKey, CommunityObservation, Post
 from crawler.run import run_crawl
+from crawler.sim.httpserver import LocalHTTPServer
 from crawler.stats import SourceStats
 from tests.conftest import Sleeps
 
@@ -60,7 +61,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

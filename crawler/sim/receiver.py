@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from crawler.sim.httpserver import LocalHTTPServer
 
 MAX_BODY = 1_000_000  # bytes of one notification accepted
 
@@ -41,7 +43,7 @@ class AlertReceiver:
             def log_message(self, format: str, *args: Any) -> None:  # quiet: the demo prints messages
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="alert-receiver", daemon=True)
 
     @property

@@ -41,6 +41,7 @@ from crawler.sim.faults import Fault, FaultPlan
 from crawler.sim.forgejo import Forgejo
 from crawler.sim.forums import Forums
 from crawler.sim.github import GitHub
+from crawler.sim.httpserver import LocalHTTPServer
 from crawler.sim.huggingface import HuggingFace
 from crawler.sim.mastodon import Mastodon
 from crawler.sim.platform import Platform
@@ -113,7 +114,7 @@ class Simulation:
             simulation = sim
 
         self._stopping.clear()
-        self._server = ThreadingHTTPServer((self._host, self._port), Handler)
+        self._server = LocalHTTPServer((self._host, self._port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="dfwatch-sim", daemon=True

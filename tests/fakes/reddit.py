@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.sim.httpserver import LocalHTTPServer
+
 DATA = Path(__file__).parent / "data" / "reddit"
 TOKEN = "fake-access-token"
 
@@ -242,7 +244,7 @@ class FakeReddit:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-reddit", daemon=True)
         self._thread.start()

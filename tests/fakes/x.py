@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.sim.httpserver import LocalHTTPServer
+
 DATA = Path(__file__).resolve().parent / "data" / "x"
 TOKEN = "fake-x-bearer-token"
 
@@ -188,7 +190,7 @@ class FakeX:
         return f"http://{host!s}:{port}"
 
     def __enter__(self) -> FakeX:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = LocalHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -141,9 +141,9 @@ class GatedX(FakeX):
                 self.wfile.write(bytes(body))
                 return None
 
-        from http.server import ThreadingHTTPServer
+        from crawler.sim.httpserver import LocalHTTPServer
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         quiet_on_dead_clients(self.server)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
