@@ -21,7 +21,7 @@ nothing matched).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -218,14 +218,19 @@ def parse_counts(body: Any, key: CommunityKey) -> list[MetricPoint]:
 # --------------------------------------------------------------------------- search
 
 
-def _link_url(tweet: Mapping[str, Any]) -> str | None:
-    """The first URL the post links to; attached media (entities with a media_key) are not links."""
+def _link_entities(tweet: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The post's `entities.urls` that are links: attached media (a media_key) are not."""
     entities = tweet.get("entities")
     if not isinstance(entities, Mapping):
-        return None
+        return
     for url in entities.get("urls") or ():
-        if not isinstance(url, Mapping) or url.get("media_key"):
-            continue
+        if isinstance(url, Mapping) and not url.get("media_key"):
+            yield url
+
+
+def _link_url(tweet: Mapping[str, Any]) -> str | None:
+    """The first URL the post links to."""
+    for url in _link_entities(tweet):
         target = url.get("unwound_url") or url.get("expanded_url") or url.get("url")
         if isinstance(target, str) and target:
             return target
@@ -244,12 +249,7 @@ def _expanded_text(tweet: Mapping[str, Any]) -> str | None:
     text = tweet.get("text")
     if not isinstance(text, str):
         return None
-    entities = tweet.get("entities")
-    if not isinstance(entities, Mapping):
-        return text
-    for url in entities.get("urls") or ():
-        if not isinstance(url, Mapping) or url.get("media_key"):
-            continue
+    for url in _link_entities(tweet):
         short = url.get("url")
         target = url.get("unwound_url") or url.get("expanded_url")
         if isinstance(short, str) and short and isinstance(target, str) and target:
