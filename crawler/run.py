@@ -307,12 +307,8 @@ def _run(
     sleep: Callable[[float], None],
     on_source: Callable[[str, str], None] | None,
 ) -> RunResult:
-    result = RunResult(run_id, "running")
     notify = on_source or (lambda _n, _e: None)
-    parts = RunParts.open(config, engine, enricher, run_id, sleep)
-    prepare_run(parts)
-    record_skipped(engine, run_id, skipped, notify)
-    result.sources.update(skipped)
+    result, parts = begin_run(config, engine, enricher, run_id, skipped, sleep, notify)
 
     def start(name: str) -> None:
         runlog.start_source(engine, run_id, name)
@@ -332,13 +328,28 @@ def _run(
     return close_run(config, engine, result, parts.hosts)
 
 
-def prepare_run(parts: RunParts) -> None:
-    """Every watched community has its row, and the tool taxonomy is current, before any fetch."""
-    parts.store.ensure_communities([t.key for t in parts.config.all_targets()], utcnow())
-    parts.store.sync_tools(parts.config.tools)
+def begin_run(
+    config: Config,
+    engine: Engine,
+    enricher: Enricher,
+    run_id: int,
+    skipped: Mapping[str, SourceOutcome],
+    sleep: Callable[[float], None],
+    notify: Callable[[str, str], None],
+) -> tuple[RunResult, RunParts]:
+    """What every runner (this machine's, the coordinator's) does before its sources: every
+    watched community has its row and the tool taxonomy is current before any fetch, and each
+    skipped source has its `run_sources` row. The run's result so far, and its parts."""
+    parts = RunParts.open(config, engine, enricher, run_id, sleep)
+    parts.store.ensure_communities([t.key for t in config.all_targets()], utcnow())
+    parts.store.sync_tools(config.tools)
+    _record_skipped(engine, run_id, skipped, notify)
+    result = RunResult(run_id, "running")
+    result.sources.update(skipped)
+    return result, parts
 
 
-def record_skipped(
+def _record_skipped(
     engine: Engine, run_id: int, skipped: Mapping[str, SourceOutcome], notify: Callable[[str, str], None]
 ) -> None:
     """One `run_sources` row per source that could not run, with the reason."""

@@ -40,9 +40,8 @@ from crawler.run import (
     RunParts,
     RunResult,
     SourceOutcome,
+    begin_run,
     close_run,
-    prepare_run,
-    record_skipped,
     run_crawl,
     source_status,
 )
@@ -100,12 +99,8 @@ class _Coordinator:
         sleep: Callable[[float], None],
         on_source: Callable[[str, str], None] | None,
     ) -> RunResult:
-        result = RunResult(run_id, "running")
         notify = on_source or (lambda _n, _e: None)
-        parts = RunParts.open(config, engine, enricher, run_id, sleep)
-        prepare_run(parts)
-        record_skipped(engine, run_id, skipped, notify)
-        result.sources.update(skipped)
+        result, parts = begin_run(config, engine, enricher, run_id, skipped, sleep, notify)
 
         shards = plan_shards(config, run_id, runnable)
         shardlog.add_shards(engine, run_id, [(s.source, s.index, s.steps, s.targets) for s in shards])
